@@ -1,0 +1,84 @@
+// swift-tools-version:6.2
+
+import PackageDescription
+
+let package = Package(
+    name: "claude-metrics-exporter",
+    products: [
+        .executable(name: "claude-metrics-exporter", targets: ["claude-metrics-exporter"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0")
+    ],
+    targets: [
+        // C shims: headers only, no logic.
+        .target(name: "CInotify"),
+        .target(name: "CEpoll"),
+        .target(name: "CBuildInfo"),
+
+        // Platform wrappers: the one seam every syscall goes through, threads, clocks, /proc.
+        .target(name: "Platform"),
+        .target(
+            name: "FileWatching",
+            dependencies: ["CInotify", "Platform"]
+        ),
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "CEpoll",
+                "Platform",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The domain: what counts as activity, the state actor, the metrics.
+        .target(
+            name: "ExporterCore",
+            dependencies: [
+                "FileWatching",
+                "Platform",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Wiring only.
+        .executableTarget(
+            name: "claude-metrics-exporter",
+            dependencies: [
+                "CBuildInfo",
+                "ExporterCore",
+                "FileWatching",
+                "HTTPServer",
+                "Platform",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform"]),
+        .testTarget(
+            name: "ExporterCoreTests",
+            dependencies: [
+                "ExporterCore",
+                "FileWatching",
+                "Platform",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["claude-metrics-exporter"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0335-existential-any.md
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,86 @@
+import Platform
+import Synchronization
+
+/// An immutable picture of the exporter's state, published by the tracker after every change.
+///
+/// The HTTP path renders from the latest snapshot plus the clock, without awaiting the actor.
+/// Everything time-dependent (active or idle, minutes since) is derived at read time, never stored.
+public struct ActivitySnapshot: Sendable, Equatable {
+    /// The newest activity per source (`nil`: no activity file seen yet).
+    public var newest = PerSource<Activity?>(repeating: nil)
+    /// Activity files per source.
+    public var files = PerSource(repeating: 0)
+    /// Session transcripts (`claude_sessions_total`).
+    public var sessions = 0
+    /// False while the Claude directory exists but cannot be read.
+    public var healthy = true
+    /// Directories under inotify watch.
+    public var watches = 0
+    public var watchErrors: UInt64 = 0
+    public var events: UInt64 = 0
+    public var rescans: UInt64 = 0
+    public var overflows: UInt64 = 0
+    /// How long the last full scan took, in seconds.
+    public var lastScanDuration = 0.0
+    /// When the exporter started: "idle since" when no activity file exists yet.
+    public var startTime: Timestamp
+
+    public init(startTime: Timestamp) {
+        self.startTime = startTime
+    }
+
+    /// The newest activity among `sources`.
+    public func newest(among sources: Set<ActivitySource>) -> (source: ActivitySource, activity: Activity)? {
+        var best: (ActivitySource, Activity)?
+        for source in ActivitySource.allCases where sources.contains(source) {
+            if let activity = newest[source], best == nil || activity.time > best!.1.time {
+                best = (source, activity)
+            }
+        }
+        return best
+    }
+
+    /// The contract's view at `now`: the activity timestamp (0 when none), whether the agent is active,
+    /// and minutes since the last activity (since the exporter started when there is none).
+    public func status(at now: Timestamp, idleTimeoutSeconds: Double, sources: Set<ActivitySource>) -> ActivityStatus {
+        guard let (source, activity) = newest(among: sources) else {
+            return ActivityStatus(
+                timestamp: 0,
+                active: false,
+                secondsSince: max(0, now.seconds(since: startTime)),
+                source: nil
+            )
+        }
+        let age = max(0, now.seconds(since: activity.time))
+        return ActivityStatus(
+            timestamp: activity.time.secondsSinceEpoch,
+            active: age < idleTimeoutSeconds,
+            secondsSince: age,
+            source: source
+        )
+    }
+}
+
+/// Active or idle, derived from a snapshot and the clock.
+public struct ActivityStatus: Sendable, Equatable {
+    public var timestamp: Double
+    public var active: Bool
+    public var secondsSince: Double
+    public var source: ActivitySource?
+}
+
+/// Where the tracker publishes snapshots and readers take them: a lock held only to copy a struct.
+public final class SnapshotStore: Sendable {
+    private let current: Mutex<ActivitySnapshot>
+
+    public init(_ initial: ActivitySnapshot) {
+        current = Mutex(initial)
+    }
+
+    /// The latest snapshot.
+    public var snapshot: ActivitySnapshot { current.withLock { $0 } }
+
+    func publish(_ snapshot: ActivitySnapshot) {
+        current.withLock { $0 = snapshot }
+    }
+}

@@ -1,0 +1,46 @@
+/// Where activity is read from. The raw values are the `source` label and the words of `ACTIVITY_SOURCES`.
+public enum ActivitySource: String, CaseIterable, Sendable, Hashable {
+    /// Transcript files of sessions and subagents: `projects/<slug>/*.jsonl` and
+    /// `projects/<slug>/<uuid>/subagents/*.jsonl`.
+    case transcripts
+    /// `$CLAUDE_DIR/history.jsonl`: one line per prompt typed.
+    case history
+    /// `$HAPPY_DIR/logs/*.log`. Happy writes these every few seconds even while the agent is idle,
+    /// so by default this source is exported but does not drive activity.
+    case happyLogs = "happy_logs"
+
+    /// The sources that drive the contract metrics unless `ACTIVITY_SOURCES` says otherwise.
+    public static let defaultDriving: Set<ActivitySource> = [.transcripts, .history]
+}
+
+/// One value per ``ActivitySource``, stored inline (no dictionary on the scrape path).
+public struct PerSource<Value: Sendable>: Sendable {
+    public var transcripts: Value
+    public var history: Value
+    public var happyLogs: Value
+
+    public init(repeating value: Value) {
+        transcripts = value
+        history = value
+        happyLogs = value
+    }
+
+    public subscript(source: ActivitySource) -> Value {
+        get {
+            switch source {
+            case .transcripts: transcripts
+            case .history: history
+            case .happyLogs: happyLogs
+            }
+        }
+        set {
+            switch source {
+            case .transcripts: transcripts = newValue
+            case .history: history = newValue
+            case .happyLogs: happyLogs = newValue
+            }
+        }
+    }
+}
+
+extension PerSource: Equatable where Value: Equatable {}

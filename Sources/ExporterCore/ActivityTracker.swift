@@ -1,0 +1,729 @@
+import FileWatching
+import Logging
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the tracker needs to know from the configuration.
+public struct TrackerSettings: Sendable {
+    public var claudeDirectory: String
+    public var happyDirectory: String
+    public var idleTimeoutSeconds: Double
+    /// The sources that make the agent active (`ACTIVITY_SOURCES`).
+    public var drivingSources: Set<ActivitySource>
+    /// Session folders (`projects/<slug>/<uuid>/`) with nothing newer than this are not watched, which
+    /// keeps the watch count bounded by recent sessions; a change to the session's transcript watches
+    /// its folder again, and every rescan looks inside all of them.
+    public var sessionWatchWindowSeconds: Double
+
+    public init(
+        claudeDirectory: String,
+        happyDirectory: String,
+        idleTimeoutSeconds: Double,
+        drivingSources: Set<ActivitySource> = ActivitySource.defaultDriving,
+        sessionWatchWindowSeconds: Double = 24 * 3600
+    ) {
+        self.claudeDirectory = claudeDirectory
+        self.happyDirectory = happyDirectory
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.drivingSources = drivingSources
+        self.sessionWatchWindowSeconds = sessionWatchWindowSeconds
+    }
+
+    public init(_ configuration: ExporterConfiguration) {
+        self.init(
+            claudeDirectory: configuration.claudeDirectory,
+            happyDirectory: configuration.happyDirectory,
+            idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+            drivingSources: configuration.activitySources
+        )
+    }
+}
+
+/// Why a full scan runs.
+public enum ScanReason: String, Sendable {
+    case startup
+    case periodic
+    case overflow
+    case reload
+}
+
+/// The one owner of the exporter's state: turns inotify events and scans into a ``TreeState``,
+/// keeps the watch set in step with the directories, and publishes an ``ActivitySnapshot`` after
+/// every change.
+///
+/// It runs on its own thread (a ``ThreadExecutor``) because its work is `stat` and `getdents` calls;
+/// the cooperative pool is never blocked by the filesystem.
+public actor ActivityTracker {
+    private let settings: TrackerSettings
+    private let fileSystem: any FileSystem
+    private let registry: (any WatchRegistry)?
+    private let clock: @Sendable () -> Timestamp
+    private let store: SnapshotStore
+    private let logger: Logger
+    private let executor: ThreadExecutor
+
+    private var tree = TreeState()
+    private var table = WatchTable()
+    private var snapshot: ActivitySnapshot
+    private var claudeReadable = true
+    private var wasActive = false
+    private var idleTimer: Task<Void, Never>?
+    private var ancestors: [Root: (path: String, next: String)] = [:]
+    private var futureTimeSeen = PerSource(repeating: Timestamp.zero)
+    private var futureTimeLogged = false
+    private var watchFailuresLogged: Set<Int32> = []
+    private var unreadableLogged: Set<String> = []
+    private var transitionListeners: [@Sendable (ActivitySnapshot) -> Void] = []
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// - Parameters:
+    ///   - registry: where watches are added; `nil` for a one-off scan (`--once`).
+    ///   - clock: wall-clock time, injectable for tests.
+    public init(
+        settings: TrackerSettings,
+        fileSystem: any FileSystem,
+        registry: (any WatchRegistry)?,
+        store: SnapshotStore,
+        executor: ThreadExecutor,
+        logger: Logger,
+        clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
+    ) {
+        self.settings = settings
+        self.fileSystem = fileSystem
+        self.registry = registry
+        self.store = store
+        self.executor = executor
+        self.logger = logger
+        self.clock = clock
+        self.snapshot = store.snapshot
+    }
+
+    /// The latest published snapshot.
+    public var current: ActivitySnapshot { snapshot }
+
+    /// Runs the first full scan and sets up the watches.
+    public func start() {
+        scan(.startup)
+    }
+
+    /// Drops every watch, sets them up again and rescans (SIGHUP: useful after mounts changed).
+    public func reload() {
+        for descriptor in table.roles.keys { registry?.removeWatch(descriptor) }
+        table = WatchTable()
+        ancestors = [:]
+        scan(.reload)
+    }
+
+    /// The fallback rescan: stat only, repairs whatever events missed.
+    public func rescan() {
+        scan(.periodic)
+    }
+
+    /// Re-evaluates active/idle now; the idle timer calls it, and so may anything that wants a fresh status.
+    public func evaluate() {
+        publish()
+    }
+
+    /// Applies one batch of inotify events.
+    public func handle(_ batch: [InotifyEvent]) {
+        snapshot.events &+= UInt64(batch.count)
+        if batch.contains(where: { $0.mask.contains(.queueOverflow) }) {
+            snapshot.overflows &+= 1
+            logger.warning(
+                "inotify queue overflowed; rescanning everything",
+                metadata: ["overflows": "\(snapshot.overflows)"]
+            )
+            scan(.overflow)
+            return
+        }
+        // A busy transcript produces a run of IN_MODIFY events; one stat per file per batch is enough.
+        var changedSeen = Set<ChangeKey>()
+        for event in batch {
+            if let name = event.name, event.mask.isSubset(of: InotifyMask.changed.union(.isDirectory)) {
+                if !changedSeen.insert(ChangeKey(descriptor: event.descriptor, name: name)).inserted { continue }
+            } else if let name = event.name {
+                changedSeen.remove(ChangeKey(descriptor: event.descriptor, name: name))
+            }
+            apply(event)
+        }
+        publish()
+    }
+
+    private struct ChangeKey: Hashable {
+        var descriptor: WatchDescriptor
+        var name: String
+    }
+
+    // MARK: - Paths
+
+    private var projectsPath: String { settings.claudeDirectory + "/" + ClaudeLayout.projects }
+    private func projectPath(_ slug: String) -> String { projectsPath + "/" + slug }
+    private func sessionFolderPath(_ slug: String, _ session: String) -> String { projectPath(slug) + "/" + session }
+    private func subagentsPath(_ slug: String, _ session: String) -> String {
+        sessionFolderPath(slug, session) + "/" + ClaudeLayout.subagents
+    }
+    private var historyPath: String { settings.claudeDirectory + "/" + ClaudeLayout.history }
+    private var happyLogsPath: String { settings.happyDirectory + "/" + ClaudeLayout.happyLogs }
+    private func rootPath(_ root: Root) -> String {
+        root == .claude ? settings.claudeDirectory : settings.happyDirectory
+    }
+
+    // MARK: - Full scans
+
+    private func scan(_ reason: ScanReason) {
+        let started = MonotonicClock.nanoseconds()
+        let before = (sessions: tree.sessions, files: tree.files)
+        establish(.claude)
+        establish(.happy)
+        let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
+        snapshot.lastScanDuration = seconds
+        snapshot.rescans &+= 1
+        let metadata: Logger.Metadata = [
+            "reason": "\(reason.rawValue)",
+            "sessions": "\(tree.sessions)",
+            "transcripts": "\(tree.files.transcripts)",
+            "happy_logs": "\(tree.files.happyLogs)",
+            "watches": "\(table.count)",
+            "duration_ms": "\(Int((seconds * 1000).rounded()))",
+        ]
+        switch reason {
+        case .startup, .reload:
+            logger.info("scan finished", metadata: metadata)
+        case .periodic, .overflow:
+            if before.sessions != tree.sessions || before.files != tree.files {
+                var drift = metadata
+                drift["sessions_before"] = "\(before.sessions)"
+                drift["transcripts_before"] = "\(before.files.transcripts)"
+                drift["happy_logs_before"] = "\(before.files.happyLogs)"
+                logger.notice("rescan corrected counts that events had missed", metadata: drift)
+            } else {
+                logger.debug("rescan found no drift", metadata: metadata)
+            }
+        }
+        publish()
+    }
+
+    /// Watches and scans a root, or, while it does not exist, watches its nearest existing parent.
+    private func establish(_ root: Root) {
+        let path = rootPath(root)
+        let exists: Bool
+        do {
+            exists = try fileSystem.status(of: path).kind == .directory
+        } catch {
+            if error.code != ENOENT && error.code != ENOTDIR {
+                // The parent is not searchable: the directory may exist, we cannot tell.
+                if root == .claude { setClaudeReadable(false, path: path, error: error) }
+                return
+            }
+            exists = false
+        }
+        guard exists else {
+            rootMissing(root)
+            return
+        }
+        if ancestors.removeValue(forKey: root) != nil { unwatch(.ancestor(root)) }
+        switch root {
+        case .claude:
+            guard watch(.claudeRoot, path) != .vanished else { return rootMissing(root) }
+            scanClaudeRoot()
+        case .happy:
+            guard watch(.happyRoot, path) != .vanished else { return rootMissing(root) }
+            scanHappyLogs()
+        }
+    }
+
+    private func rootMissing(_ root: Root) {
+        switch root {
+        case .claude:
+            unwatchTree(.claudeRoot)
+            dropProjects()
+            tree.historyPresent = false
+            setClaudeReadable(true, path: settings.claudeDirectory, error: nil)
+        case .happy:
+            unwatchTree(.happyRoot)
+            tree.happyLogs = []
+        }
+        // Watch the nearest existing parent for the next component towards the root.
+        var child = rootPath(root)
+        var parent = parentPath(child)
+        while true {
+            if let status = try? fileSystem.status(of: parent), status.kind == .directory { break }
+            if parent == "/" || parent == "." { return }
+            child = parent
+            parent = parentPath(parent)
+        }
+        let next = lastComponent(child)
+        if let current = ancestors[root], current.path == parent, table.descriptor(for: .ancestor(root)) != nil {
+            ancestors[root] = (parent, next)
+            return
+        }
+        unwatch(.ancestor(root))
+        ancestors[root] = (parent, next)
+        _ = watch(.ancestor(root), parent)
+        logger.debug(
+            "waiting for directory to appear",
+            metadata: ["path": "\(rootPath(root))", "watching": "\(parent)"]
+        )
+    }
+
+    private func scanClaudeRoot() {
+        var projectsExists = false
+        var history: FileStatus?
+        do {
+            try fileSystem.forEachEntry(in: settings.claudeDirectory, wantsStatus: ClaudeLayout.isHistory) {
+                entry in
+                if entry.name == ClaudeLayout.projects && entry.kind == .directory { projectsExists = true }
+                if entry.name == ClaudeLayout.history && entry.kind == .regular { history = entry.status }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return rootMissing(.claude) }
+            setClaudeReadable(false, path: settings.claudeDirectory, error: error)
+            return
+        }
+        setClaudeReadable(true, path: settings.claudeDirectory, error: nil)
+        tree.historyPresent = history != nil
+        if let history { observe(.history, history.modified, historyPath, fromEvent: false) }
+        if projectsExists { scanProjects() } else { dropProjects() }
+    }
+
+    private func scanProjects() {
+        guard watch(.projects, projectsPath) != .vanished else { return dropProjects() }
+        var slugs: [String] = []
+        do {
+            try fileSystem.forEachEntry(in: projectsPath, wantsStatus: ClaudeLayout.never) { entry in
+                if entry.kind == .directory { slugs.append(entry.name) }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return dropProjects() }
+            setClaudeReadable(false, path: projectsPath, error: error)
+            return
+        }
+        let present = Set(slugs)
+        for slug in tree.projects.keys where !present.contains(slug) { dropProject(slug) }
+        for slug in slugs { scanProject(slug) }
+    }
+
+    private func scanProject(_ slug: String) {
+        let path = projectPath(slug)
+        guard watch(.project(slug), path) != .vanished else { return dropProject(slug) }
+        var contents = ProjectContents()
+        var newest: (time: Timestamp, name: String)?
+        var sessionFolders: [String] = []
+        // Session transcript times by stem hash, to decide which session folders are recent.
+        var transcriptTimes: [UInt64: Timestamp] = [:]
+        do {
+            try fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.isTranscript) { entry in
+                if entry.kind == .directory {
+                    if ClaudeLayout.isSessionDirectory(entry.name) { sessionFolders.append(entry.name) }
+                    return
+                }
+                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isTranscript(entry.name) else {
+                    return
+                }
+                contents.transcripts.insert(ClaudeLayout.nameHash(entry.name))
+                if ClaudeLayout.isSession(entry.name) {
+                    contents.sessions += 1
+                    transcriptTimes[ClaudeLayout.nameHash(String(entry.name.utf8.dropLast(6))!)] = status.modified
+                }
+                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return dropProject(slug) }
+            logUnreadable(path, error)
+            return
+        }
+        let folders = Set(sessionFolders)
+        for directory in table.directories(within: .project(slug)) {
+            if case .sessionFolder(_, let session) = directory, !folders.contains(session) { unwatchTree(directory) }
+        }
+        tree.setProject(slug, contents)
+        if let newest { observe(.transcripts, newest.time, path + "/" + newest.name, fromEvent: false) }
+        for session in sessionFolders {
+            scanSessionFolder(slug, session, transcriptTime: transcriptTimes[ClaudeLayout.nameHash(session)])
+        }
+    }
+
+    /// Looks into `projects/<slug>/<session>/subagents/`, and watches the session folder while it is recent.
+    private func scanSessionFolder(_ slug: String, _ session: String, transcriptTime: Timestamp?, recent: Bool = false)
+    {
+        let folder = sessionFolderPath(slug, session)
+        let now = clock()
+        let window = settings.sessionWatchWindowSeconds
+        var isRecent = recent
+        if !isRecent, let transcriptTime, now.seconds(since: transcriptTime) < window { isRecent = true }
+        if !isRecent, let status = try? fileSystem.status(of: folder), now.seconds(since: status.modified) < window {
+            isRecent = true
+        }
+        if isRecent {
+            guard watch(.sessionFolder(project: slug, session: session), folder) != .vanished else {
+                return dropSessionFolder(slug, session)
+            }
+            _ = watch(.subagents(project: slug, session: session), subagentsPath(slug, session))
+        }
+        guard let (files, newest) = listSubagents(slug, session) else { return dropSessionFolder(slug, session) }
+        if !isRecent, let newest, now.seconds(since: newest.time) < window {
+            // Old folder, fresh subagent: watch it after all, and list again to catch what landed meanwhile.
+            return scanSessionFolder(slug, session, transcriptTime: transcriptTime, recent: true)
+        }
+        if !isRecent { unwatchTree(.sessionFolder(project: slug, session: session)) }
+        tree.setSessionFolderUnwatched(!isRecent, session: session, project: slug)
+        tree.setSubagents(files, session: session, project: slug)
+        if let newest { observe(.transcripts, newest.time, newest.path, fromEvent: false) }
+    }
+
+    /// The subagent transcripts of a session (`nil` set when there is no `subagents/`), or `nil` if the
+    /// session folder itself is gone.
+    private func listSubagents(
+        _ slug: String,
+        _ session: String
+    ) -> (files: Set<UInt64>?, newest: (time: Timestamp, path: String)?)? {
+        let path = subagentsPath(slug, session)
+        var files: Set<UInt64> = []
+        var newest: (time: Timestamp, name: String)?
+        do {
+            try fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.isTranscript) { entry in
+                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isTranscript(entry.name) else {
+                    return
+                }
+                files.insert(ClaudeLayout.nameHash(entry.name))
+                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR {
+                unwatch(.subagents(project: slug, session: session))
+                let folderExists = (try? fileSystem.status(of: sessionFolderPath(slug, session)))?.kind == .directory
+                return folderExists ? (nil, nil) : nil
+            }
+            logUnreadable(path, error)
+            return (tree.projects[slug]?.subagents[session], nil)
+        }
+        return (files, newest.map { ($0.time, path + "/" + $0.name) })
+    }
+
+    private func scanHappyLogs() {
+        guard watch(.happyLogs, happyLogsPath) != .vanished else {
+            tree.happyLogs = []
+            return
+        }
+        var logs: Set<UInt64> = []
+        var newest: (time: Timestamp, name: String)?
+        do {
+            try fileSystem.forEachEntry(in: happyLogsPath, wantsStatus: ClaudeLayout.isHappyLog) { entry in
+                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isHappyLog(entry.name) else {
+                    return
+                }
+                logs.insert(ClaudeLayout.nameHash(entry.name))
+                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR {
+                unwatch(.happyLogs)
+                tree.happyLogs = []
+                return
+            }
+            logUnreadable(happyLogsPath, error)
+            return
+        }
+        tree.happyLogs = logs
+        if let newest { observe(.happyLogs, newest.time, happyLogsPath + "/" + newest.name, fromEvent: false) }
+    }
+
+    private func dropProjects() {
+        unwatchTree(.projects)
+        tree.removeAllProjects()
+    }
+
+    private func dropProject(_ slug: String) {
+        unwatchTree(.project(slug))
+        tree.setProject(slug, nil)
+    }
+
+    private func dropSessionFolder(_ slug: String, _ session: String) {
+        unwatchTree(.sessionFolder(project: slug, session: session))
+        tree.setSessionFolderUnwatched(false, session: session, project: slug)
+        tree.setSubagents(nil, session: session, project: slug)
+    }
+
+    // MARK: - Events
+
+    private func apply(_ event: InotifyEvent) {
+        let roles = table.roles(of: event.descriptor)
+        guard !roles.isEmpty else { return }
+        guard let name = event.name else {
+            if !event.mask.isDisjoint(with: .watchEnded) { watchEnded(event.descriptor, event.mask) }
+            return
+        }
+        let structural = !event.mask.isDisjoint(with: InotifyMask.appeared.union(.disappeared))
+        for role in roles {
+            switch role {
+            case .claudeRoot:
+                if name == ClaudeLayout.projects && structural {
+                    if (try? fileSystem.status(of: projectsPath))?.kind == .directory {
+                        scanProjects()
+                    } else {
+                        dropProjects()
+                    }
+                } else if name == ClaudeLayout.history {
+                    let status = try? fileSystem.status(of: historyPath)
+                    tree.historyPresent = status?.kind == .regular
+                    if let status, status.kind == .regular {
+                        observe(.history, status.modified, historyPath, fromEvent: true)
+                    }
+                }
+            case .projects:
+                if structural { scanProject(name) }
+            case .project(let slug):
+                if ClaudeLayout.isTranscript(name) {
+                    transcriptChanged(name, slug)
+                } else if structural && ClaudeLayout.isSessionDirectory(name) {
+                    if (try? fileSystem.status(of: sessionFolderPath(slug, name)))?.kind == .directory {
+                        scanSessionFolder(slug, name, transcriptTime: nil, recent: true)
+                    } else {
+                        dropSessionFolder(slug, name)
+                    }
+                }
+            case .sessionFolder(let slug, let session):
+                if name == ClaudeLayout.subagents && structural {
+                    scanSessionFolder(slug, session, transcriptTime: nil, recent: true)
+                }
+            case .subagents(let slug, let session):
+                if ClaudeLayout.isTranscript(name) {
+                    let path = subagentsPath(slug, session) + "/" + name
+                    let status = try? fileSystem.status(of: path)
+                    let present = status?.kind == .regular
+                    tree.updateSubagent(name, present: present, session: session, project: slug)
+                    if let status, present { observe(.transcripts, status.modified, path, fromEvent: true) }
+                }
+            case .happyRoot:
+                if name == ClaudeLayout.happyLogs && structural { scanHappyLogs() }
+            case .happyLogs:
+                if ClaudeLayout.isHappyLog(name) {
+                    let path = happyLogsPath + "/" + name
+                    let status = try? fileSystem.status(of: path)
+                    if let status, status.kind == .regular {
+                        tree.happyLogs.insert(ClaudeLayout.nameHash(name))
+                        observe(.happyLogs, status.modified, path, fromEvent: true)
+                    } else {
+                        tree.happyLogs.remove(ClaudeLayout.nameHash(name))
+                    }
+                }
+            case .ancestor(let root):
+                if let ancestor = ancestors[root], name == ancestor.next, structural || event.mask.contains(.attrib) {
+                    establish(root)
+                }
+            }
+        }
+    }
+
+    private func transcriptChanged(_ name: String, _ slug: String) {
+        let path = projectPath(slug) + "/" + name
+        guard let status = try? fileSystem.status(of: path), status.kind == .regular else {
+            tree.removeTranscript(name, project: slug)
+            return
+        }
+        tree.insertTranscript(name, project: slug)
+        observe(.transcripts, status.modified, path, fromEvent: true)
+        let stem = String(name.utf8.dropLast(6))!
+        if tree.isSessionFolderUnwatched(stem, project: slug) {
+            scanSessionFolder(slug, stem, transcriptTime: status.modified, recent: true)
+        }
+    }
+
+    /// The watched directory itself was deleted, moved, or unmounted.
+    private func watchEnded(_ descriptor: WatchDescriptor, _ mask: InotifyMask) {
+        let gone = table.removeDescriptor(descriptor)
+        // After IN_MOVE_SELF the watch follows the directory to its new place: remove it ourselves.
+        if !mask.contains(.ignored) { registry?.removeWatch(descriptor) }
+        for role in gone {
+            unwatchTree(role)
+            switch role {
+            case .claudeRoot: establish(.claude)
+            case .happyRoot: establish(.happy)
+            case .ancestor(let root):
+                ancestors[root] = nil
+                establish(root)
+            case .projects:
+                if (try? fileSystem.status(of: projectsPath))?.kind == .directory {
+                    scanProjects()
+                } else {
+                    dropProjects()
+                }
+            case .project(let slug): scanProject(slug)
+            case .sessionFolder(let slug, let session), .subagents(let slug, let session):
+                if (try? fileSystem.status(of: sessionFolderPath(slug, session)))?.kind == .directory {
+                    scanSessionFolder(slug, session, transcriptTime: nil, recent: true)
+                } else {
+                    dropSessionFolder(slug, session)
+                }
+            case .happyLogs: scanHappyLogs()
+            }
+        }
+    }
+
+    // MARK: - Watches
+
+    private enum WatchOutcome {
+        case watching
+        /// The directory does not exist (any more).
+        case vanished
+        /// Could not be watched (limit reached, permission); rescans still cover it.
+        case unwatched
+    }
+
+    private func watch(_ directory: WatchedDirectory, _ path: String) -> WatchOutcome {
+        guard let registry else { return .unwatched }
+        if table.descriptor(for: directory) != nil { return .watching }
+        do {
+            table.insert(directory, descriptor: try registry.addWatch(path: path, mask: .directoryWatch))
+            return .watching
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return .vanished }
+            recordWatchFailure(error, path: path)
+            return .unwatched
+        }
+    }
+
+    private func unwatch(_ directory: WatchedDirectory) {
+        if let descriptor = table.remove(directory) { registry?.removeWatch(descriptor) }
+    }
+
+    private func unwatchTree(_ directory: WatchedDirectory) {
+        for inner in table.directories(within: directory) { unwatch(inner) }
+    }
+
+    private func recordWatchFailure(_ error: Errno, path: String) {
+        snapshot.watchErrors &+= 1
+        let rescan = "changes there are seen only by the fallback rescan"
+        guard watchFailuresLogged.insert(error.code).inserted else {
+            logger.debug("cannot watch directory", metadata: ["path": "\(path)", "error": "\(error)"])
+            return
+        }
+        if error.code == ENOSPC {
+            let limit = Inotify.maxUserWatches().map(String.init) ?? "unknown"
+            logger.error(
+                "inotify watch limit reached; \(rescan). Raise it: sysctl -w fs.inotify.max_user_watches=524288",
+                metadata: ["path": "\(path)", "max_user_watches": "\(limit)", "error": "\(error)"]
+            )
+        } else {
+            logger.warning("cannot watch directory; \(rescan)", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: - Activity and publishing
+
+    private func observe(_ source: ActivitySource, _ modified: Timestamp, _ path: String, fromEvent: Bool) {
+        var time = modified
+        let now = clock()
+        if modified > now.adding(seconds: 1) {
+            // A file dated in the future counts as "now", once per new date, or on a real change (an event).
+            guard fromEvent || modified > futureTimeSeen[source] else { return }
+            futureTimeSeen[source] = max(futureTimeSeen[source], modified)
+            if !futureTimeLogged {
+                futureTimeLogged = true
+                logger.warning(
+                    "file modification time is in the future; counting it as now",
+                    metadata: ["path": "\(path)", "mtime": "\(modified)", "now": "\(now)"]
+                )
+            }
+            time = now
+        }
+        if tree.observe(source, time: time, path: path) {
+            logger.debug("activity", metadata: ["source": "\(source.rawValue)", "path": "\(path)"])
+        }
+    }
+
+    private func setClaudeReadable(_ readable: Bool, path: String, error: Errno?) {
+        guard readable != claudeReadable else { return }
+        claudeReadable = readable
+        if readable {
+            logger.notice("Claude directory is readable again", metadata: ["path": "\(path)"])
+        } else {
+            logger.error(
+                "Claude directory exists but cannot be read; /health answers 503 until it can",
+                metadata: ["path": "\(path)", "error": "\(error.map { "\($0)" } ?? "")"]
+            )
+        }
+    }
+
+    private func logUnreadable(_ path: String, _ error: Errno) {
+        if unreadableLogged.count < 1000, unreadableLogged.insert(path).inserted {
+            logger.warning(
+                "cannot read directory; keeping its last known contents",
+                metadata: ["path": "\(path)", "error": "\(error)"]
+            )
+        }
+    }
+
+    private func publish() {
+        snapshot.newest = tree.newest
+        snapshot.files = tree.files
+        snapshot.sessions = tree.sessions
+        snapshot.healthy = claudeReadable
+        snapshot.watches = table.count
+        store.publish(snapshot)
+        evaluateTransition()
+    }
+
+    /// Logs active/idle transitions when they happen, and arms a timer for the moment the agent turns idle.
+    private func evaluateTransition() {
+        let status = snapshot.status(
+            at: clock(),
+            idleTimeoutSeconds: settings.idleTimeoutSeconds,
+            sources: settings.drivingSources
+        )
+        if status.active != wasActive {
+            wasActive = status.active
+            let activity = status.source.flatMap { snapshot.newest[$0] }
+            if status.active {
+                logger.info(
+                    "agent active",
+                    metadata: [
+                        "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
+                        "sessions": "\(snapshot.sessions)",
+                    ]
+                )
+            } else {
+                logger.info(
+                    "agent idle",
+                    metadata: [
+                        "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
+                        "idle_seconds": "\(Int(status.secondsSince))", "sessions": "\(snapshot.sessions)",
+                    ]
+                )
+            }
+            for listener in transitionListeners { listener(snapshot) }
+        }
+        if status.active && idleTimer == nil {
+            let delay = max(0, settings.idleTimeoutSeconds - status.secondsSince) + 0.002
+            idleTimer = Task { [weak self] in
+                try? await Task.sleep(for: .seconds(delay))
+                await self?.idleTimerFired()
+            }
+        }
+    }
+
+    private func idleTimerFired() {
+        idleTimer = nil
+        evaluateTransition()
+    }
+
+    /// Calls `listener` with the snapshot on every active/idle transition (for the systemd status line).
+    public func onTransition(_ listener: @escaping @Sendable (ActivitySnapshot) -> Void) {
+        transitionListeners.append(listener)
+    }
+}
+
+func parentPath(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    if slash == path.startIndex { return "/" }
+    return String(path[..<slash])
+}
+
+func lastComponent(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+}

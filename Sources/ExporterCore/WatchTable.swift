@@ -1,0 +1,86 @@
+import FileWatching
+
+/// Which of the two watched trees.
+public enum Root: String, Sendable, Hashable, CaseIterable {
+    case claude
+    case happy
+}
+
+/// What a watched directory is to the exporter.
+enum WatchedDirectory: Hashable, Sendable {
+    case claudeRoot
+    case projects
+    case project(String)
+    case sessionFolder(project: String, session: String)
+    case subagents(project: String, session: String)
+    case happyRoot
+    case happyLogs
+    /// The nearest existing parent of a root that does not exist yet.
+    case ancestor(Root)
+
+    /// Whether `self` lies inside `other`'s directory (or is it).
+    func isWithin(_ other: WatchedDirectory) -> Bool {
+        switch (other, self) {
+        case (.claudeRoot, .claudeRoot), (.claudeRoot, .projects), (.claudeRoot, .project),
+            (.claudeRoot, .sessionFolder), (.claudeRoot, .subagents):
+            return true
+        case (.projects, .projects), (.projects, .project), (.projects, .sessionFolder), (.projects, .subagents):
+            return true
+        case (.project(let a), .project(let b)): return a == b
+        case (.project(let a), .sessionFolder(let b, _)), (.project(let a), .subagents(let b, _)): return a == b
+        case (.sessionFolder(let p, let s), .sessionFolder(let q, let t)),
+            (.sessionFolder(let p, let s), .subagents(let q, let t)),
+            (.subagents(let p, let s), .subagents(let q, let t)):
+            return p == q && s == t
+        case (.happyRoot, .happyRoot), (.happyRoot, .happyLogs), (.happyLogs, .happyLogs): return true
+        case (.ancestor(let a), .ancestor(let b)): return a == b
+        default: return false
+        }
+    }
+}
+
+/// The two-way map between inotify watch descriptors and the directories they watch.
+///
+/// One descriptor can serve more than one role: the kernel returns the same descriptor when the same
+/// directory is watched twice (a missing `.claude` and a missing `.happy` share their parent).
+struct WatchTable: Sendable {
+    private(set) var roles: [WatchDescriptor: [WatchedDirectory]] = [:]
+    private(set) var descriptors: [WatchedDirectory: WatchDescriptor] = [:]
+
+    var count: Int { roles.count }
+
+    func descriptor(for directory: WatchedDirectory) -> WatchDescriptor? { descriptors[directory] }
+
+    func roles(of descriptor: WatchDescriptor) -> [WatchedDirectory] { roles[descriptor] ?? [] }
+
+    mutating func insert(_ directory: WatchedDirectory, descriptor: WatchDescriptor) {
+        if let old = descriptors[directory], old != descriptor { _ = remove(directory) }
+        descriptors[directory] = descriptor
+        if !roles[descriptor, default: []].contains(directory) { roles[descriptor, default: []].append(directory) }
+    }
+
+    /// Forgets `directory`; returns its descriptor if no other role still uses it (so it may be removed).
+    mutating func remove(_ directory: WatchedDirectory) -> WatchDescriptor? {
+        guard let descriptor = descriptors.removeValue(forKey: directory) else { return nil }
+        var remaining = roles[descriptor] ?? []
+        remaining.removeAll { $0 == directory }
+        if remaining.isEmpty {
+            roles[descriptor] = nil
+            return descriptor
+        }
+        roles[descriptor] = remaining
+        return nil
+    }
+
+    /// Forgets a descriptor the kernel has dropped (`IN_IGNORED`) or that watched a directory now gone.
+    mutating func removeDescriptor(_ descriptor: WatchDescriptor) -> [WatchedDirectory] {
+        let gone = roles.removeValue(forKey: descriptor) ?? []
+        for directory in gone { descriptors[directory] = nil }
+        return gone
+    }
+
+    /// The watched directories inside `directory` (including itself).
+    func directories(within directory: WatchedDirectory) -> [WatchedDirectory] {
+        descriptors.keys.filter { $0.isWithin(directory) }
+    }
+}

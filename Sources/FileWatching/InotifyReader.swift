@@ -1,0 +1,99 @@
+import CInotify
+import Platform
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads an ``Inotify`` instance on a thread of its own and delivers the events as an `AsyncSequence`
+/// of batches (one batch per `read(2)`).
+///
+/// The blocking `poll(2)` never runs on the cooperative pool; ``stop()`` wakes it through an eventfd.
+/// The stream's buffer is bounded: when the consumer falls more than `bufferedBatches` behind, newer
+/// batches are dropped and a synthetic ``InotifyEvent/overflow`` is delivered as soon as there is room,
+/// exactly as if the kernel queue had overflowed, so the consumer rescans instead of drifting.
+public final class InotifyReader: Sendable {
+    /// The batches of events, in kernel order.
+    public let events: AsyncStream<[InotifyEvent]>
+
+    private let continuation: AsyncStream<[InotifyEvent]>.Continuation
+    private let inotifyDescriptor: Int32
+    private let wakeDescriptor: Int32
+    private let thread = Mutex<PlatformThread?>(nil)
+
+    /// Creates a reader of `inotify`. Call ``start()`` to begin reading.
+    public init(inotify: Inotify, bufferedBatches: Int = 4096) throws(Errno) {
+        inotifyDescriptor = inotify.fileDescriptor
+        wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+        (events, continuation) = AsyncStream.makeStream(
+            of: [InotifyEvent].self,
+            bufferingPolicy: .bufferingOldest(bufferedBatches)
+        )
+    }
+
+    deinit { Syscall.close(wakeDescriptor) }
+
+    /// Starts the reading thread.
+    public func start() {
+        let inotifyDescriptor = inotifyDescriptor
+        let wakeDescriptor = wakeDescriptor
+        let continuation = continuation
+        let started = PlatformThread(name: "inotify-reader") {
+            Self.readLoop(inotify: inotifyDescriptor, wake: wakeDescriptor, continuation: continuation)
+        }
+        thread.withLock { $0 = started }
+    }
+
+    /// Wakes the reading thread, waits for it to end, and finishes the stream.
+    public func stop() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+        thread.withLock { thread in
+            defer { thread = nil }
+            return thread
+        }?.join()
+        continuation.finish()
+    }
+
+    private static func readLoop(
+        inotify: Int32,
+        wake: Int32,
+        continuation: AsyncStream<[InotifyEvent]>.Continuation
+    ) {
+        let bufferSize = max(64 * 1024, InotifyDecoder.minimumBufferSize)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 8)
+        defer { buffer.deallocate() }
+        var pendingOverflow = false
+        var fds = [
+            pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+        ]
+        while true {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            // While an overflow notice is waiting for room in the stream, poll with a timeout so it is retried.
+            let ready = poll(&fds, 2, pendingOverflow ? 10 : -1)
+            if ready < 0 && errno != EINTR { return }
+            if fds[1].revents != 0 { return }
+            if pendingOverflow, case .enqueued = continuation.yield([.overflow]) {
+                pendingOverflow = false
+            }
+            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
+            let count = read(inotify, buffer.baseAddress, buffer.count)
+            if count < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return
+            }
+            let (batch, _) = InotifyDecoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            if batch.isEmpty { continue }
+            if pendingOverflow { continue }  // Dropped anyway: the rescan after the overflow covers it.
+            switch continuation.yield(batch) {
+            case .enqueued: break
+            case .dropped: pendingOverflow = true
+            case .terminated: return
+            @unknown default: return
+            }
+        }
+    }
+}

@@ -1,0 +1,427 @@
+import CEpoll
+import Logging
+import Platform
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits and timeouts of the server; the README has them as a table.
+public struct HTTPServerConfiguration: Sendable {
+    public var parser = HTTPParserLimits()
+    /// Connections served at once; one more is answered 503 and closed.
+    public var maxConnections = 512
+    /// Seconds a client has to send a complete request head, counted from the connection's start (first
+    /// request) or from the request's first byte (later requests). Slow clients are closed.
+    public var headerTimeout = 10.0
+    /// Seconds a keep-alive connection may wait for its next request.
+    public var idleTimeout = 60.0
+    /// Seconds a response may wait for the client to read it.
+    public var writeTimeout = 10.0
+    /// Requests on one connection before the server closes it.
+    public var maxRequestsPerConnection = 1000
+    /// On shutdown, responses in flight get this long to finish.
+    public var shutdownGracePeriod = 2.0
+
+    public init() {}
+}
+
+/// Produces a response for a request. Runs on the server's event-loop thread, so it must be quick and
+/// must not block (the exporter's handler renders from an immutable snapshot).
+public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// An HTTP/1.1 server on plain POSIX sockets: one event-loop thread with epoll, non-blocking sockets,
+/// keep-alive and pipelining, per-connection timeouts, no SwiftNIO and no Foundation.
+///
+/// One slow client never blocks another: reads and writes never block, and each connection's input and
+/// output are buffered separately.
+public final class HTTPServer: Sendable {
+    private let listener: Listener
+    private let configuration: HTTPServerConfiguration
+    private let logger: Logger
+    private let handler: HTTPHandler
+    private let wakeDescriptor: Int32
+    private let thread = Mutex<PlatformThread?>(nil)
+
+    public init(
+        listener: Listener,
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        logger: Logger,
+        handler: @escaping HTTPHandler
+    ) throws(Errno) {
+        self.listener = listener
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+        wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+    }
+
+    deinit { Syscall.close(wakeDescriptor) }
+
+    /// Starts serving on the event-loop thread.
+    public func start() throws(Errno) {
+        let loop = try EventLoop(
+            listener: listener,
+            wake: wakeDescriptor,
+            configuration: configuration,
+            logger: logger,
+            handler: handler
+        )
+        let started = PlatformThread(name: "http") { loop.run() }
+        thread.withLock { $0 = started }
+    }
+
+    /// Stops accepting, lets responses in flight finish (within the grace period), closes every
+    /// connection and the listening socket, and returns when the event loop has ended.
+    public func shutdown() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+        thread.withLock { thread in
+            defer { thread = nil }
+            return thread
+        }?.join()
+    }
+}
+
+/// One client connection's buffers and deadlines.
+private final class Connection {
+    enum State {
+        case open
+        /// Send what is buffered, then close.
+        case closingAfterWrite
+        /// Output sent and write side shut down; discarding input until the client closes (so a
+        /// response is not lost to a reset caused by unread request bytes).
+        case lingering
+    }
+
+    let fd: Int32
+    var input: [UInt8] = []
+    var inputStart = 0
+    var output: [UInt8] = []
+    var outputStart = 0
+    var state = State.open
+    var requests = 0
+    var interest: UInt32 = 0
+    /// Deadline (monotonic ns) for the current request head, or nil while waiting between requests.
+    var headerDeadline: UInt64?
+    var idleDeadline: UInt64
+    var writeDeadline: UInt64?
+    var lingerDeadline: UInt64 = 0
+    var discarded = 0
+
+    init(fd: Int32, now: UInt64, headerTimeout: UInt64, idleTimeout: UInt64) {
+        self.fd = fd
+        headerDeadline = now + headerTimeout
+        idleDeadline = now + idleTimeout
+    }
+
+    var pendingInput: ArraySlice<UInt8> { input[inputStart...] }
+    var hasOutput: Bool { outputStart < output.count }
+}
+
+/// The event loop, owned by its thread; nothing here is shared.
+private final class EventLoop: @unchecked Sendable {
+    private let listener: Listener
+    private let wake: Int32
+    private let configuration: HTTPServerConfiguration
+    private let logger: Logger
+    private let handler: HTTPHandler
+    private let parser: HTTPRequestParser
+    private let epoll: Int32
+    private var connections: [Int32: Connection] = [:]
+    private var stopping = false
+    private var stopDeadline: UInt64 = 0
+    private let readChunk: UnsafeMutableRawBufferPointer
+
+    private let headerTimeout: UInt64
+    private let idleTimeout: UInt64
+    private let writeTimeout: UInt64
+    private static let lingerTimeout: UInt64 = 2_000_000_000
+    private static let maxDiscard = 1 << 20
+
+    init(
+        listener: Listener,
+        wake: Int32,
+        configuration: HTTPServerConfiguration,
+        logger: Logger,
+        handler: @escaping HTTPHandler
+    ) throws(Errno) {
+        self.listener = listener
+        self.wake = wake
+        self.configuration = configuration
+        self.logger = logger
+        self.handler = handler
+        parser = HTTPRequestParser(limits: configuration.parser)
+        headerTimeout = UInt64(configuration.headerTimeout * 1_000_000_000)
+        idleTimeout = UInt64(configuration.idleTimeout * 1_000_000_000)
+        writeTimeout = UInt64(configuration.writeTimeout * 1_000_000_000)
+        epoll = try Syscall.retrying("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        readChunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+        register(listener.fileDescriptor, EPOLLIN.rawValue)
+        register(wake, EPOLLIN.rawValue)
+    }
+
+    deinit {
+        readChunk.deallocate()
+        Syscall.close(epoll)
+    }
+
+    private func register(_ fd: Int32, _ events: UInt32) {
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = fd
+        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+    }
+
+    private func setInterest(_ connection: Connection, _ events: UInt32) {
+        guard connection.interest != events else { return }
+        connection.interest = events
+        var event = epoll_event()
+        event.events = events
+        event.data.fd = connection.fd
+        epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
+    }
+
+    func run() {
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var nextSweep: UInt64 = 0
+        while true {
+            let timeout: Int32 = connections.isEmpty && !stopping ? -1 : 250
+            let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
+            if count < 0 && errno != EINTR {
+                logger.error(
+                    "epoll_wait failed; the HTTP server stops",
+                    metadata: ["error": "\(Errno.current("epoll_wait"))"]
+                )
+                break
+            }
+            let now = MonotonicClock.nanoseconds()
+            for index in 0..<max(0, Int(count)) {
+                let fd = events[index].data.fd
+                let flags = events[index].events
+                if fd == wake {
+                    beginStopping(now)
+                } else if fd == listener.fileDescriptor {
+                    if !stopping { acceptConnections(now) }
+                } else if let connection = connections[fd] {
+                    service(connection, flags, now)
+                }
+            }
+            if stopping && (connections.isEmpty || now >= stopDeadline) { break }
+            if now >= nextSweep {
+                sweep(now)
+                nextSweep = now + 250_000_000
+            }
+        }
+        for connection in Array(connections.values) { close(connection) }
+        Syscall.close(listener.fileDescriptor)
+    }
+
+    private func beginStopping(_ now: UInt64) {
+        var value: UInt64 = 0
+        _ = read(wake, &value, 8)
+        guard !stopping else { return }
+        stopping = true
+        stopDeadline = now + UInt64(configuration.shutdownGracePeriod * 1_000_000_000)
+        epoll_ctl(epoll, EPOLL_CTL_DEL, listener.fileDescriptor, nil)
+        // Idle connections go now; those with a response in flight may finish.
+        for connection in Array(connections.values) where !connection.hasOutput {
+            close(connection)
+        }
+    }
+
+    private func acceptConnections(_ now: UInt64) {
+        while true {
+            let fd = accept4(listener.fileDescriptor, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno == EMFILE || errno == ENFILE {
+                    logger.warning(
+                        "out of file descriptors; not accepting for now",
+                        metadata: ["error": "\(Errno.current("accept4"))"]
+                    )
+                }
+                return
+            }
+            if connections.count >= configuration.maxConnections {
+                let refusal = HTTPResponse.text(503, "too many connections\n").serialized(
+                    keepAlive: false,
+                    headOnly: false
+                )
+                _ = refusal.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                Syscall.close(fd)
+                continue
+            }
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            let connection = Connection(fd: fd, now: now, headerTimeout: headerTimeout, idleTimeout: idleTimeout)
+            connection.interest = EPOLLIN.rawValue
+            connections[fd] = connection
+            register(fd, EPOLLIN.rawValue)
+        }
+    }
+
+    private func service(_ connection: Connection, _ flags: UInt32, _ now: UInt64) {
+        if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            guard readInput(connection, now) else { return }
+        }
+        if connection.state == .open { process(connection, now) }
+        flush(connection, now)
+    }
+
+    /// Reads what is available. Returns false if the connection was closed.
+    private func readInput(_ connection: Connection, _ now: UInt64) -> Bool {
+        while true {
+            let count = recv(connection.fd, readChunk.baseAddress, readChunk.count, 0)
+            if count > 0 {
+                if connection.state == .lingering {
+                    connection.discarded += count
+                    if connection.discarded > Self.maxDiscard {
+                        close(connection)
+                        return false
+                    }
+                    continue
+                }
+                connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readChunk[0..<count]))
+                if connection.headerDeadline == nil { connection.headerDeadline = now + headerTimeout }
+                // Never buffer much more than one head: the parser refuses anything larger.
+                if connection.input.count - connection.inputStart > configuration.parser.maxHeadBytes * 4 {
+                    return true
+                }
+                if count < readChunk.count { return true }
+                continue
+            }
+            if count == 0 {
+                // The client closed its side: answer what is complete, then close.
+                if connection.state == .lingering || (!connection.hasOutput && connection.pendingInput.isEmpty) {
+                    close(connection)
+                    return false
+                }
+                if connection.state == .open {
+                    process(connection, now)
+                    connection.state = .closingAfterWrite
+                }
+                return true
+            }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return true }
+            close(connection)
+            return false
+        }
+    }
+
+    private func process(_ connection: Connection, _ now: UInt64) {
+        while connection.state == .open && connection.output.count - connection.outputStart < 1 << 20 {
+            let pending = connection.pendingInput
+            if pending.isEmpty {
+                connection.headerDeadline = nil
+                connection.idleDeadline = now + idleTimeout
+                break
+            }
+            switch parser.parse(pending) {
+            case .incomplete:
+                return
+            case .error(let status, let reason):
+                logger.debug("refused request", metadata: ["status": "\(status)", "reason": "\(reason)"])
+                respond(connection, .text(status, reason + "\n"), keepAlive: false, headOnly: false)
+                connection.state = .closingAfterWrite
+            case .request(let request, let length):
+                connection.inputStart += length
+                connection.requests += 1
+                connection.headerDeadline = nil
+                let keepAlive =
+                    request.keepAlive && !request.hasBody && !stopping
+                    && connection.requests < configuration.maxRequestsPerConnection
+                respond(connection, handler(request), keepAlive: keepAlive, headOnly: request.method == "HEAD")
+                if !keepAlive { connection.state = .closingAfterWrite }
+            }
+        }
+        if connection.inputStart > 0 && connection.inputStart * 2 >= connection.input.count {
+            connection.input.removeFirst(connection.inputStart)
+            connection.inputStart = 0
+        }
+    }
+
+    private func respond(_ connection: Connection, _ response: HTTPResponse, keepAlive: Bool, headOnly: Bool) {
+        connection.output += response.serialized(keepAlive: keepAlive, headOnly: headOnly)
+    }
+
+    private func flush(_ connection: Connection, _ now: UInt64) {
+        while connection.hasOutput {
+            let written = connection.output.withUnsafeBytes { bytes in
+                send(
+                    connection.fd,
+                    bytes.baseAddress! + connection.outputStart,
+                    bytes.count - connection.outputStart,
+                    Int32(MSG_NOSIGNAL)
+                )
+            }
+            if written > 0 {
+                connection.outputStart += written
+                connection.writeDeadline = nil
+                continue
+            }
+            if written < 0 && errno == EINTR { continue }
+            if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if connection.writeDeadline == nil { connection.writeDeadline = now + writeTimeout }
+                setInterest(connection, EPOLLOUT.rawValue)
+                return
+            }
+            close(connection)
+            return
+        }
+        connection.output.removeAll(keepingCapacity: connection.output.count <= 64 * 1024)
+        connection.outputStart = 0
+        connection.writeDeadline = nil
+        switch connection.state {
+        case .open:
+            setInterest(connection, EPOLLIN.rawValue)
+            if stopping { close(connection) }
+        case .closingAfterWrite:
+            if connection.pendingInput.isEmpty {
+                close(connection)
+            } else {
+                shutdown(connection.fd, Int32(SHUT_WR))
+                connection.state = .lingering
+                connection.lingerDeadline = now + Self.lingerTimeout
+                setInterest(connection, EPOLLIN.rawValue)
+            }
+        case .lingering:
+            break
+        }
+    }
+
+    private func sweep(_ now: UInt64) {
+        for connection in Array(connections.values) {
+            switch connection.state {
+            case .lingering:
+                if now >= connection.lingerDeadline { close(connection) }
+            case .open, .closingAfterWrite:
+                if let deadline = connection.writeDeadline, now >= deadline {
+                    close(connection)
+                } else if connection.hasOutput {
+                    continue
+                } else if let deadline = connection.headerDeadline, now >= deadline {
+                    logger.debug("closing a connection that did not send a request head in time")
+                    respond(
+                        connection,
+                        .text(408, "request head not received in time\n"),
+                        keepAlive: false,
+                        headOnly: false
+                    )
+                    connection.state = .closingAfterWrite
+                    flush(connection, now)
+                } else if connection.headerDeadline == nil && now >= connection.idleDeadline {
+                    close(connection)
+                }
+            }
+        }
+    }
+
+    private func close(_ connection: Connection) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, nil)
+        Syscall.close(connection.fd)
+        connections[connection.fd] = nil
+    }
+}

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A point in wall-clock time with nanosecond precision, as file modification times are stored.
+public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible {
+    /// Whole seconds since the Unix epoch.
+    public var seconds: Int64
+    /// Nanoseconds within the second, `0..<1_000_000_000`.
+    public var nanoseconds: Int64
+
+    public init(seconds: Int64, nanoseconds: Int64 = 0) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    /// The Unix epoch; used as "no activity yet".
+    public static let zero = Timestamp(seconds: 0)
+
+    init(_ spec: timespec) {
+        self.init(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
+    }
+
+    /// Seconds since the epoch as a floating-point number, as the Prometheus format wants it.
+    public var secondsSinceEpoch: Double {
+        Double(seconds) + Double(nanoseconds) / 1_000_000_000
+    }
+
+    /// The current wall-clock time (`CLOCK_REALTIME`).
+    public static func now() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(spec)
+    }
+
+    /// `self + seconds`, for deadlines.
+    public func adding(seconds delta: Double) -> Timestamp {
+        let whole = delta.rounded(.down)
+        var nanos = nanoseconds + Int64(((delta - whole) * 1_000_000_000).rounded())
+        var secs = seconds + Int64(whole)
+        if nanos >= 1_000_000_000 {
+            nanos -= 1_000_000_000
+            secs += 1
+        }
+        return Timestamp(seconds: secs, nanoseconds: nanos)
+    }
+
+    /// `self - other` in seconds.
+    public func seconds(since other: Timestamp) -> Double {
+        Double(seconds - other.seconds) + Double(nanoseconds - other.nanoseconds) / 1_000_000_000
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        (lhs.seconds, lhs.nanoseconds) < (rhs.seconds, rhs.nanoseconds)
+    }
+
+    public var description: String { secondsSinceEpoch.description }
+}
+
+/// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`), for durations and deadlines that must not jump.
+public enum MonotonicClock {
+    public static func nanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,70 @@
+import ExporterCore
+import HTTPServer
+import Platform
+
+/// The exporter's endpoints: `/metrics`, `/health` and `/`.
+struct Routes: Sendable {
+    let store: SnapshotStore
+    let renderer: MetricsRenderer
+
+    private static let paths = ["/metrics", "/health", "/"]
+
+    func respond(to request: HTTPRequest) -> HTTPResponse {
+        guard Self.paths.contains(request.path) else {
+            return .text(404, "not found; try /metrics\n")
+        }
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return .text(405, "method not allowed\n", headers: [("Allow", "GET, HEAD")])
+        }
+        let snapshot = store.snapshot
+        switch request.path {
+        case "/metrics":
+            let body = renderer.render(snapshot, now: Timestamp.now(), process: ProcessStatistics.current())
+            return HTTPResponse(status: 200, contentType: MetricsRenderer.contentType, body: body)
+        case "/health":
+            return snapshot.healthy
+                ? .text(200, "OK")
+                : .text(503, "unhealthy: the Claude directory exists but cannot be read\n")
+        default:
+            return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: page(snapshot))
+        }
+    }
+
+    private func page(_ snapshot: ActivitySnapshot) -> String {
+        let status = snapshot.status(
+            at: Timestamp.now(),
+            idleTimeoutSeconds: renderer.idleTimeoutSeconds,
+            sources: renderer.drivingSources
+        )
+        let state = status.active ? "active" : "idle"
+        return """
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8"><title>Claude Metrics Exporter</title></head>
+            <body>
+            <h1>Claude Metrics Exporter</h1>
+            <p>Agent \(escapeHTML(renderer.podName)) (\(escapeHTML(renderer.repositoryName))) is <b>\(state)</b>, \
+            \(snapshot.sessions) sessions.</p>
+            <ul>
+            <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
+            <li><a href="/health">/health</a>: health check</li>
+            </ul>
+            <p>Version \(escapeHTML(renderer.version)) (\(escapeHTML(renderer.revision))).</p>
+            </body></html>
+
+            """
+    }
+
+    private func escapeHTML(_ text: String) -> String {
+        var result = ""
+        for character in text {
+            switch character {
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "&": result += "&amp;"
+            case "\"": result += "&quot;"
+            default: result.append(character)
+            }
+        }
+        return result
+    }
+}

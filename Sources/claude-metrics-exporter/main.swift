@@ -1,0 +1,167 @@
+import CBuildInfo
+import ExporterCore
+import FileWatching
+import HTTPServer
+import Logging
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Wiring only: parse the configuration, bootstrap logging, start the pieces, wait for a signal.
+
+let version = "0.1.0"
+let revision = String(cString: exporter_revision())
+
+func fail(_ message: String, status: Int32) -> Never {
+    StandardError.write("claude-metrics-exporter: \(message)\n")
+    exit(status)
+}
+
+let invocation: Invocation
+do {
+    invocation = try ExporterConfiguration.parse(
+        arguments: Array(CommandLine.arguments.dropFirst()),
+        environment: ProcessEnvironment.current()
+    )
+} catch {
+    fail(error.description, status: error.exitCode)
+}
+
+let configuration: ExporterConfiguration
+let once: Bool
+switch invocation {
+case .help:
+    print(ExporterConfiguration.helpText, terminator: "")
+    exit(0)
+case .version:
+    print("claude-metrics-exporter \(version) (\(revision))")
+    exit(0)
+case .once(let value):
+    (configuration, once) = (value, true)
+case .run(let value):
+    (configuration, once) = (value, false)
+}
+
+do {
+    try configuration.checkDirectories(using: LocalFileSystem())
+} catch {
+    fail(error.description, status: error.exitCode)
+}
+
+// --once is for cron jobs and textfile collectors: only warnings, unless debugging was asked for.
+let logLevel = once && configuration.logLevel != .debug ? max(configuration.logLevel, .warning) : configuration.logLevel
+LoggingSystem.bootstrap { _ in TextLogHandler(logLevel: logLevel) }
+let logger = Logger(label: "claude-metrics-exporter")
+
+let signals = once ? nil : UnixSignals.handle([SIGTERM, SIGINT, SIGHUP])
+
+let store = SnapshotStore(ActivitySnapshot(startTime: Timestamp.now()))
+let renderer = MetricsRenderer(
+    configuration: configuration,
+    version: version,
+    revision: revision,
+    processStartTime: ProcessStatistics.startTime() ?? Timestamp.now().secondsSinceEpoch
+)
+
+if once {
+    let tracker = ActivityTracker(
+        settings: TrackerSettings(configuration),
+        fileSystem: LocalFileSystem(),
+        registry: nil,
+        store: store,
+        executor: ThreadExecutor(name: "state"),
+        logger: logger
+    )
+    await tracker.start()
+    print(renderer.render(store.snapshot, now: Timestamp.now(), process: ProcessStatistics.current()), terminator: "")
+    exit(0)
+}
+
+// Bind first: a port in use is reported before any scanning. Connections wait in the backlog until the
+// first scan is done, so no scrape ever sees the empty state of a starting exporter.
+let listener: Listener
+do {
+    listener = try Listener.bind(host: configuration.listenAddress, port: configuration.metricsPort)
+} catch {
+    fail(error.description, status: 1)
+}
+
+var inotify: Inotify?
+do {
+    inotify = try Inotify()
+} catch {
+    logger.error(
+        "cannot create an inotify instance; changes are seen only by the rescan every UPDATE_INTERVAL_SECONDS",
+        metadata: ["error": "\(error)", "fix": "raise fs.inotify.max_user_instances"]
+    )
+}
+
+let tracker = ActivityTracker(
+    settings: TrackerSettings(configuration),
+    fileSystem: LocalFileSystem(),
+    registry: inotify,
+    store: store,
+    executor: ThreadExecutor(name: "state"),
+    logger: logger
+)
+
+let reader: InotifyReader?
+do {
+    reader = try inotify.map { inotify throws(Errno) in try InotifyReader(inotify: inotify) }
+} catch {
+    fail("cannot start the inotify reader: \(error)", status: 1)
+}
+reader?.start()
+
+logger.info(
+    "starting",
+    metadata: [
+        "version": "\(version)", "revision": "\(revision)",
+        "claude_dir": "\(configuration.claudeDirectory)", "happy_dir": "\(configuration.happyDirectory)",
+        "idle_timeout_minutes": "\(configuration.idleTimeoutMinutes)",
+        "activity_sources":
+            "\(ActivitySource.allCases.filter(configuration.activitySources.contains).map(\.rawValue).joined(separator: ","))",
+        "update_interval_seconds": "\(configuration.rescanIntervalSeconds)",
+        "pod": "\(configuration.podName)", "repository": "\(configuration.repositoryName)",
+    ]
+)
+await tracker.start()
+
+let routes = Routes(store: store, renderer: renderer)
+let server: HTTPServer
+do {
+    server = try HTTPServer(listener: listener, logger: logger) { routes.respond(to: $0) }
+    try server.start()
+} catch {
+    fail("cannot start the HTTP server: \(error)", status: 1)
+}
+logger.info("listening", metadata: ["address": "\(listener.address)", "port": "\(listener.port)"])
+
+if let reader {
+    Task {
+        for await batch in reader.events { await tracker.handle(batch) }
+    }
+}
+let rescanInterval = configuration.rescanIntervalSeconds
+Task {
+    while true {
+        try? await Task.sleep(for: .seconds(rescanInterval))
+        await tracker.rescan()
+    }
+}
+
+for await number in signals!.signals {
+    if number == SIGHUP {
+        logger.info("reloading: watching and scanning everything again", metadata: ["signal": "SIGHUP"])
+        await tracker.reload()
+        continue
+    }
+    logger.info("stopping", metadata: ["signal": "\(UnixSignals.name(number))"])
+    break
+}
+server.shutdown()
+reader?.stop()
+logger.info("stopped")
+exit(0)
