@@ -54,9 +54,11 @@ let package = Package(
             ]
         ),
 
+        // Helpers shared by the test targets: a raw HTTP client, waiting on conditions.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"]),
         .testTarget(
             name: "ExporterCoreTests",
             dependencies: [
@@ -64,11 +66,12 @@ let package = Package(
                 "FileWatching",
                 "Platform",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["claude-metrics-exporter"]
+            dependencies: ["claude-metrics-exporter", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

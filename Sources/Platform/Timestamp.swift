@@ -47,7 +47,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
 
     /// `self - other` in seconds.
     public func seconds(since other: Timestamp) -> Double {
-        Double(seconds - other.seconds) + Double(nanoseconds - other.nanoseconds) / 1_000_000_000
+        Double((seconds - other.seconds) * 1_000_000_000 + (nanoseconds - other.nanoseconds)) / 1_000_000_000
     }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {

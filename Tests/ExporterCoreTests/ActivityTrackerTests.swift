@@ -1,0 +1,405 @@
+import FileWatching
+import InMemoryLogging
+import Logging
+import Platform
+import Testing
+
+@testable import ExporterCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let claude = "/home/agent/.claude"
+private let happy = "/home/agent/.happy"
+private let projects = claude + "/projects"
+private let uuid1 = "0b5e2c1a-1234-4abc-9def-0123456789ab"
+private let uuid2 = "1b5e2c1a-1234-4abc-9def-0123456789ab"
+private let executor = ThreadExecutor(name: "test-state")
+
+/// A tracker over a fake tree, with the fakes it uses.
+private struct Harness {
+    let fileSystem = FakeFileSystem()
+    let registry = FakeWatchRegistry()
+    let clock = ManualClock()
+    let logs = InMemoryLogHandler()
+    let store = SnapshotStore(ActivitySnapshot(startTime: Timestamp(seconds: 9_000)))
+    let tracker: ActivityTracker
+
+    init(sources: Set<ActivitySource> = ActivitySource.defaultDriving, registry watched: Bool = true) {
+        var handler = logs
+        handler.logLevel = .debug
+        let logger = Logger(label: "test") { _ in handler }
+        let clock = clock
+        tracker = ActivityTracker(
+            settings: TrackerSettings(
+                claudeDirectory: claude,
+                happyDirectory: happy,
+                idleTimeoutSeconds: 600,
+                drivingSources: sources
+            ),
+            fileSystem: fileSystem,
+            registry: watched ? registry : nil,
+            store: store,
+            executor: executor,
+            logger: logger,
+            clock: { clock.now }
+        )
+    }
+
+    var snapshot: ActivitySnapshot { store.snapshot }
+
+    func event(_ directory: String, _ name: String?, _ mask: InotifyMask) -> InotifyEvent {
+        guard let descriptor = registry.descriptor(directory) else {
+            Issue.record("\(directory) is not watched; watched: \(registry.watchedPaths.sorted())")
+            return InotifyEvent(descriptor: WatchDescriptor(-99), mask: mask, name: name)
+        }
+        return InotifyEvent(descriptor: descriptor, mask: mask, name: name)
+    }
+
+    func messages(_ level: Logger.Level) -> [String] {
+        logs.entries.filter { $0.level == level }.map { $0.message.description }
+    }
+}
+
+private func at(_ seconds: Int64) -> Timestamp { Timestamp(seconds: seconds) }
+
+@Suite("The state actor on a fake tree")
+struct ActivityTrackerTests {
+    @Test("Counts sessions on both layouts and ignores every kind of noise")
+    func countsAndNoise() async {
+        let harness = Harness()
+        let fs = harness.fileSystem
+        fs.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(9_500))
+        fs.addFile("\(projects)/-repo/session-old.jsonl", modified: at(9_400))
+        fs.addFile("\(projects)/-repo/agent-1234.jsonl", modified: at(9_600))
+        fs.addFile("\(projects)/-repo/\(uuid1)/subagents/agent-a1.jsonl", modified: at(9_700))
+        fs.addFile("\(projects)/-repo/\(uuid1)/subagents/agent-a1.meta.json", modified: at(9_990))
+        fs.addFile("\(projects)/-repo/\(uuid1)/tool-results/out.jsonl", modified: at(9_990))
+        fs.addFile("\(projects)/-repo/\(uuid1)/deeper.jsonl", modified: at(9_990))
+        fs.addFile("\(projects)/-other/\(uuid2).jsonl", modified: at(9_100))
+        fs.addFile("\(projects)/-other/notes.txt", modified: at(9_990))
+        fs.addFile("\(projects)/stray.jsonl", modified: at(9_990))
+        for noise in [
+            "debug/x.txt", "statsig/s", "todos/t.json", "shell-snapshots/s.sh", "session-env/e", "file-history/f",
+            "ide/1.lock", "plans/p.md", "telemetry/t", "settings.json", "tool-results/r", "memory/m.md",
+        ] {
+            fs.addFile("\(claude)/\(noise)", modified: at(9_990))
+        }
+        fs.addFile("\(claude)/.claude.json", modified: at(9_990))
+        fs.addFile("\(claude)/history.jsonl", modified: at(9_300))
+        fs.addFile("\(happy)/logs/123.log", modified: at(9_995))
+        fs.addFile("\(happy)/settings.json", modified: at(9_999))
+
+        await harness.tracker.start()
+        let snapshot = harness.snapshot
+        #expect(snapshot.sessions == 3)
+        #expect(snapshot.files.transcripts == 5)
+        #expect(snapshot.files.history == 1)
+        #expect(snapshot.files.happyLogs == 1)
+        #expect(snapshot.newest.transcripts?.time == at(9_700))
+        #expect(snapshot.newest.history?.time == at(9_300))
+        #expect(snapshot.newest.happyLogs?.time == at(9_995))
+        #expect(snapshot.healthy)
+        #expect(snapshot.rescans == 1)
+        let status = snapshot.status(at: harness.clock.now, idleTimeoutSeconds: 600, sources: [.transcripts, .history])
+        #expect(status.timestamp == 9_700)
+        #expect(status.active)
+        #expect(status.source == .transcripts)
+        #expect(
+            harness.registry.watchedPaths == [
+                claude, projects, "\(projects)/-repo", "\(projects)/-other", "\(projects)/-repo/\(uuid1)",
+                "\(projects)/-repo/\(uuid1)/subagents", happy, "\(happy)/logs",
+            ]
+        )
+    }
+
+    @Test("Happy logs are exported but drive activity only when ACTIVITY_SOURCES names them")
+    func happyLogsDoNotDriveByDefault() async {
+        for (sources, active) in [
+            (ActivitySource.defaultDriving, false), ([.transcripts, .history, .happyLogs], true),
+        ] {
+            let harness = Harness(sources: sources)
+            harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(1_000))
+            harness.fileSystem.addFile("\(happy)/logs/1.log", modified: at(9_990))
+            await harness.tracker.start()
+            let status = harness.snapshot.status(at: harness.clock.now, idleTimeoutSeconds: 600, sources: sources)
+            #expect(status.active == active)
+            #expect(harness.snapshot.newest.happyLogs?.time == at(9_990))
+        }
+    }
+
+    @Test("No activity file yet: timestamp 0, idle, minutes since the exporter started")
+    func nothingYet() async {
+        let harness = Harness()
+        await harness.tracker.start()
+        let status = harness.snapshot.status(at: at(9_600), idleTimeoutSeconds: 600, sources: [.transcripts])
+        #expect(status == ActivityStatus(timestamp: 0, active: false, secondsSince: 600, source: nil))
+        #expect(harness.snapshot.files.transcripts == 0)
+    }
+
+    @Test("Appends, new files, deletes and renames update the state at once")
+    func events() async {
+        let harness = Harness()
+        let fs = harness.fileSystem
+        let repo = "\(projects)/-repo"
+        fs.addFile("\(repo)/\(uuid1).jsonl", modified: at(5_000))
+        await harness.tracker.start()
+        #expect(harness.snapshot.sessions == 1)
+
+        fs.touch("\(repo)/\(uuid1).jsonl", at(9_999))
+        await harness.tracker.handle([harness.event(repo, "\(uuid1).jsonl", .modify)])
+        #expect(harness.snapshot.newest.transcripts?.time == at(9_999))
+
+        fs.addFile("\(repo)/\(uuid2).jsonl", modified: at(10_000))
+        await harness.tracker.handle([harness.event(repo, "\(uuid2).jsonl", .create)])
+        #expect(harness.snapshot.sessions == 2)
+
+        // An atomic rewrite (temp file renamed over the transcript) does not count twice.
+        fs.addFile("\(repo)/\(uuid2).jsonl", modified: at(10_000))
+        await harness.tracker.handle([
+            harness.event(repo, ".\(uuid2).jsonl.tmp", .create), harness.event(repo, ".\(uuid2).jsonl.tmp", .movedFrom),
+            harness.event(repo, "\(uuid2).jsonl", .movedTo),
+        ])
+        #expect(harness.snapshot.sessions == 2)
+
+        fs.remove("\(repo)/\(uuid1).jsonl")
+        await harness.tracker.handle([harness.event(repo, "\(uuid1).jsonl", .delete)])
+        #expect(harness.snapshot.sessions == 1)
+        #expect(harness.snapshot.files.transcripts == 1)
+        // The newest activity never goes backwards, even when its file is deleted.
+        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+        #expect(harness.snapshot.events == 6)
+    }
+
+    @Test("A new project folder is watched and scanned at once (files may land before the watch)")
+    func newProjectFolder() async {
+        let harness = Harness()
+        harness.fileSystem.addDirectory(projects)
+        await harness.tracker.start()
+        harness.fileSystem.addFile("\(projects)/-new/\(uuid1).jsonl", modified: at(9_999))
+        await harness.tracker.handle([harness.event(projects, "-new", [.create, .isDirectory])])
+        #expect(harness.snapshot.sessions == 1)
+        #expect(harness.registry.watchedPaths.contains("\(projects)/-new"))
+
+        harness.fileSystem.remove("\(projects)/-new")
+        await harness.tracker.handle([
+            harness.event("\(projects)/-new", "\(uuid1).jsonl", .delete),
+            harness.event("\(projects)/-new", nil, .deleteSelf),
+            harness.event("\(projects)/-new", nil, .ignored),
+            harness.event(projects, "-new", [.delete, .isDirectory]),
+        ])
+        #expect(harness.snapshot.sessions == 0)
+        #expect(!harness.registry.watchedPaths.contains("\(projects)/-new"))
+    }
+
+    @Test("A project folder moved out is forgotten and its watch removed; moved in with files, it counts")
+    func projectMoved() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-a/\(uuid1).jsonl")
+        await harness.tracker.start()
+        let descriptor = harness.registry.descriptor("\(projects)/-a")
+        harness.fileSystem.remove("\(projects)/-a")
+        await harness.tracker.handle([harness.event(projects, "-a", [.movedFrom, .isDirectory])])
+        #expect(harness.snapshot.sessions == 0)
+        #expect(harness.registry.descriptor("\(projects)/-a") == nil)
+        // The moved directory still sends events under its old descriptor: they are ignored.
+        if let descriptor {
+            await harness.tracker.handle([InotifyEvent(descriptor: descriptor, mask: .create, name: "\(uuid2).jsonl")])
+        }
+        #expect(harness.snapshot.sessions == 0)
+
+        harness.fileSystem.addFile("\(projects)/-b/\(uuid1).jsonl")
+        harness.fileSystem.addFile("\(projects)/-b/\(uuid2).jsonl")
+        await harness.tracker.handle([harness.event(projects, "-b", [.movedTo, .isDirectory])])
+        #expect(harness.snapshot.sessions == 2)
+    }
+
+    @Test("Missing directories are awaited through their nearest parent and picked up when created")
+    func missingRoots() async {
+        let harness = Harness()
+        harness.fileSystem.addDirectory("/home/agent")
+        await harness.tracker.start()
+        #expect(harness.registry.watchedPaths == ["/home/agent"])
+        #expect(harness.snapshot.healthy)
+
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(9_999))
+        await harness.tracker.handle([harness.event("/home/agent", ".claude", [.create, .isDirectory])])
+        #expect(harness.snapshot.sessions == 1)
+        #expect(harness.registry.watchedPaths.contains(claude))
+        #expect(harness.registry.watchedPaths.contains("/home/agent"))  // still waiting for .happy
+
+        // The whole .claude deleted: counts drop at once, and the parent is watched again.
+        harness.fileSystem.remove(claude)
+        await harness.tracker.handle([harness.event(claude, nil, .deleteSelf)])
+        #expect(harness.snapshot.sessions == 0)
+        #expect(harness.snapshot.files.history == 0)
+        #expect(!harness.registry.watchedPaths.contains(projects))
+    }
+
+    @Test("projects/ created later is picked up")
+    func projectsLater() async {
+        let harness = Harness()
+        harness.fileSystem.addDirectory(claude)
+        await harness.tracker.start()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.handle([harness.event(claude, "projects", [.create, .isDirectory])])
+        #expect(harness.snapshot.sessions == 1)
+    }
+
+    @Test("Unreadable Claude directory: unhealthy, logged once; readable again: healthy")
+    func unreadable() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        harness.fileSystem.setReadable(claude, false)
+        await harness.tracker.start()
+        #expect(!harness.snapshot.healthy)
+        await harness.tracker.rescan()
+        #expect(harness.messages(.error).filter { $0.contains("cannot be read") }.count == 1)
+        harness.fileSystem.setReadable(claude, true)
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.healthy)
+        #expect(harness.snapshot.sessions == 1)
+    }
+
+    @Test("Queue overflow: counted, and a full rescan restores the truth")
+    func overflow() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid2).jsonl")
+        harness.fileSystem.addFile("\(projects)/-new/session-1.jsonl")
+        await harness.tracker.handle([.overflow])
+        #expect(harness.snapshot.overflows == 1)
+        #expect(harness.snapshot.rescans == 2)
+        #expect(harness.snapshot.sessions == 3)
+        #expect(harness.registry.watchedPaths.contains("\(projects)/-new"))
+    }
+
+    @Test("Watch limit reached: counted, logged once with the fix, and rescans still count")
+    func watchLimit() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        harness.registry.failWith(ENOSPC)
+        await harness.tracker.start()
+        #expect(harness.snapshot.watchErrors > 0)
+        #expect(harness.snapshot.watches == 0)
+        #expect(harness.snapshot.sessions == 1)
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid2).jsonl")
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.sessions == 2)
+        let errors = harness.messages(.error).filter { $0.contains("watch limit") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("max_user_watches") == true)
+
+        harness.registry.failWith(nil)
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.watches > 0)
+    }
+
+    @Test("Periodic rescan repairs drift and says so")
+    func drift() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        harness.fileSystem.remove("\(projects)/-repo/\(uuid1).jsonl")  // no event delivered
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.sessions == 0)
+        #expect(harness.messages(.notice).contains { $0.contains("corrected counts") })
+    }
+
+    @Test("A future modification time counts as now, once, and is logged once")
+    func futureTime() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(50_000))
+        await harness.tracker.start()
+        #expect(harness.snapshot.newest.transcripts?.time == harness.clock.now)
+        harness.clock.advance(seconds: 1_000)
+        await harness.tracker.rescan()
+        // Unchanged file: a rescan must not make it "now" again (that would keep the agent active forever).
+        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+        #expect(harness.messages(.warning).filter { $0.contains("in the future") }.count == 1)
+    }
+
+    @Test("Subagent transcripts are activity and are watched while their session is recent")
+    func subagents() async {
+        let harness = Harness()
+        let folder = "\(projects)/-repo/\(uuid1)"
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(9_000))
+        harness.fileSystem.addDirectory(folder, modified: at(9_000))
+        await harness.tracker.start()
+        harness.fileSystem.addFile("\(folder)/subagents/agent-1.jsonl", modified: at(9_999))
+        await harness.tracker.handle([harness.event(folder, "subagents", [.create, .isDirectory])])
+        #expect(harness.snapshot.newest.transcripts?.time == at(9_999))
+        #expect(harness.snapshot.files.transcripts == 2)
+        #expect(harness.snapshot.sessions == 1)
+        harness.fileSystem.touch("\(folder)/subagents/agent-1.jsonl", at(10_000))
+        await harness.tracker.handle([harness.event("\(folder)/subagents", "agent-1.jsonl", .modify)])
+        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+    }
+
+    @Test("Old session folders are not watched until their transcript changes")
+    func boundedWatches() async {
+        let harness = Harness()
+        let folder = "\(projects)/-repo/\(uuid1)"
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(100))
+        harness.fileSystem.addFile("\(folder)/subagents/agent-1.jsonl", modified: at(100))
+        harness.fileSystem.touch(folder, at(100))
+        harness.clock.advance(seconds: 200_000)
+        await harness.tracker.start()
+        #expect(!harness.registry.watchedPaths.contains(folder))
+        #expect(harness.snapshot.files.transcripts == 2)
+
+        harness.fileSystem.touch("\(projects)/-repo/\(uuid1).jsonl", harness.clock.now)
+        await harness.tracker.handle([harness.event("\(projects)/-repo", "\(uuid1).jsonl", .modify)])
+        #expect(harness.registry.watchedPaths.contains(folder))
+        #expect(harness.registry.watchedPaths.contains("\(folder)/subagents"))
+    }
+
+    @Test("Active to idle is logged when it happens, by a timer")
+    func idleTransitionLogged() async throws {
+        let fileSystem = FakeFileSystem()
+        let handler = InMemoryLogHandler()
+        let store = SnapshotStore(ActivitySnapshot(startTime: .now()))
+        let tracker = ActivityTracker(
+            settings: TrackerSettings(claudeDirectory: claude, happyDirectory: happy, idleTimeoutSeconds: 0.3),
+            fileSystem: fileSystem,
+            registry: nil,
+            store: store,
+            executor: executor,
+            logger: Logger(label: "test") { _ in handler }
+        )
+        fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: .now())
+        await tracker.start()
+        #expect(handler.entries.contains { $0.message.description == "agent active" })
+        let deadline = MonotonicClock.nanoseconds() + 10_000_000_000
+        while !handler.entries.contains(where: { $0.message.description == "agent idle" }) {
+            try #require(MonotonicClock.nanoseconds() < deadline, "no idle transition logged within 10 s")
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let idle = handler.entries.first { $0.message.description == "agent idle" }
+        #expect(idle?.metadata["source"] == "transcripts")
+    }
+
+    @Test("Reload drops every watch and sets them up again")
+    func reload() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        let before = harness.registry.watchedPaths
+        await harness.tracker.reload()
+        #expect(harness.registry.watchedPaths == before)
+        #expect(harness.snapshot.rescans == 2)
+        #expect(harness.snapshot.sessions == 1)
+    }
+
+    @Test("--once: a scan without watches")
+    func withoutWatches() async {
+        let harness = Harness(registry: false)
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        #expect(harness.snapshot.sessions == 1)
+        #expect(harness.snapshot.watches == 0)
+        #expect(harness.registry.watchedPaths.isEmpty)
+    }
+}

@@ -1,0 +1,138 @@
+import ExporterCore
+import FileWatching
+import Platform
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An in-memory tree for driving the tracker without a disk. Paths are absolute, without trailing slashes.
+final class FakeFileSystem: FileSystem {
+    struct Node {
+        var kind: FileKind
+        var modified: Timestamp
+        var readable = true
+    }
+
+    private let nodes = Mutex<[String: Node]>(["/": Node(kind: .directory, modified: .zero)])
+
+    /// Creates the file and any missing parent directories.
+    func addFile(_ path: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
+        addDirectory(parent(path))
+        nodes.withLock { $0[path] = Node(kind: .regular, modified: modified) }
+    }
+
+    /// Creates the directory and any missing parents (`mkdir -p`).
+    func addDirectory(_ path: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
+        var missing: [String] = []
+        var current = path
+        nodes.withLock { nodes in
+            while nodes[current] == nil {
+                missing.append(current)
+                current = parent(current)
+            }
+            for directory in missing { nodes[directory] = Node(kind: .directory, modified: modified) }
+        }
+    }
+
+    func touch(_ path: String, _ modified: Timestamp) {
+        nodes.withLock { $0[path]?.modified = modified }
+    }
+
+    /// Removes the path and everything below it (`rm -rf`).
+    func remove(_ path: String) {
+        nodes.withLock { nodes in
+            for key in nodes.keys where key == path || key.hasPrefix(path + "/") { nodes[key] = nil }
+        }
+    }
+
+    func setReadable(_ path: String, _ readable: Bool) {
+        nodes.withLock { $0[path]?.readable = readable }
+    }
+
+    func status(of path: String) throws(Errno) -> FileStatus {
+        let node = nodes.withLock { $0[path] }
+        guard let node else { throw Errno(ENOENT, call: "stat") }
+        return FileStatus(kind: node.kind, modified: node.modified)
+    }
+
+    func forEachEntry(
+        in path: String,
+        wantsStatus: (String) -> Bool,
+        _ body: (DirectoryEntry) -> Void
+    ) throws(Errno) {
+        let (directory, children) = nodes.withLock { nodes in
+            let prefix = path == "/" ? "/" : path + "/"
+            let children = nodes.filter { key, _ in
+                key.hasPrefix(prefix) && key != path && !key.dropFirst(prefix.count).contains("/")
+            }
+            return (nodes[path], children)
+        }
+        guard let directory else { throw Errno(ENOENT, call: "open") }
+        guard directory.kind == .directory else { throw Errno(ENOTDIR, call: "open") }
+        guard directory.readable else { throw Errno(EACCES, call: "open") }
+        for (key, node) in children.sorted(by: { $0.key < $1.key }) {
+            let name = String(key.dropFirst(path == "/" ? 1 : path.count + 1))
+            let status =
+                node.kind == .regular && wantsStatus(name) ? FileStatus(kind: node.kind, modified: node.modified) : nil
+            body(DirectoryEntry(name: name, kind: node.kind, status: status))
+        }
+    }
+
+    private func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+}
+
+/// Records watches like inotify would, and fails on demand.
+final class FakeWatchRegistry: WatchRegistry {
+    private struct State {
+        var next: Int32 = 1
+        var watches: [Int32: String] = [:]
+        var failure: Int32?
+        var removed: [Int32] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Makes every later `addWatch` fail with `code` (nil: succeed again).
+    func failWith(_ code: Int32?) {
+        state.withLock { $0.failure = code }
+    }
+
+    func addWatch(path: String, mask: InotifyMask) throws(Errno) -> WatchDescriptor {
+        let result: Result<Int32, Errno> = state.withLock { state in
+            if let failure = state.failure { return .failure(Errno(failure, call: "inotify_add_watch")) }
+            // The kernel answers with the existing descriptor for a directory already watched.
+            if let existing = state.watches.first(where: { $0.value == path })?.key { return .success(existing) }
+            defer { state.next += 1 }
+            state.watches[state.next] = path
+            return .success(state.next)
+        }
+        return WatchDescriptor(try result.get())
+    }
+
+    func removeWatch(_ descriptor: WatchDescriptor) {
+        state.withLock {
+            $0.watches[descriptor.rawValue] = nil
+            $0.removed.append(descriptor.rawValue)
+        }
+    }
+
+    /// The descriptor watching `path`, to address fake events to it.
+    func descriptor(_ path: String) -> WatchDescriptor? {
+        state.withLock { state in state.watches.first { $0.value == path }.map { WatchDescriptor($0.key) } }
+    }
+
+    var watchedPaths: Set<String> { state.withLock { Set($0.watches.values) } }
+}
+
+/// A wall clock tests move by hand.
+final class ManualClock: Sendable {
+    private let current: Mutex<Timestamp>
+    init(_ start: Timestamp = Timestamp(seconds: 10_000)) { current = Mutex(start) }
+    var now: Timestamp { current.withLock { $0 } }
+    func advance(seconds: Double) { current.withLock { $0 = $0.adding(seconds: seconds) } }
+}

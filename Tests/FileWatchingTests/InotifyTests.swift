@@ -1,0 +1,119 @@
+import FileWatching
+import Foundation
+import Platform
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Builds the bytes of one `struct inotify_event` record, name padded with NULs to `padded` bytes.
+private func record(wd: Int32, mask: UInt32, cookie: UInt32 = 0, name: [UInt8] = [], padded: Int = 0) -> [UInt8] {
+    var bytes: [UInt8] = []
+    withUnsafeBytes(of: wd.littleEndian) { bytes += $0 }
+    withUnsafeBytes(of: mask.littleEndian) { bytes += $0 }
+    withUnsafeBytes(of: cookie.littleEndian) { bytes += $0 }
+    let length = UInt32(max(padded, name.isEmpty ? 0 : name.count + 1))
+    withUnsafeBytes(of: length.littleEndian) { bytes += $0 }
+    var nameBytes = name
+    nameBytes += [UInt8](repeating: 0, count: Int(length) - name.count)
+    return bytes + nameBytes
+}
+
+private func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "cme-fw-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite("inotify decoding and the real kernel")
+struct InotifyTests {
+    @Test("Decodes variable-length records, padded names, and events without names")
+    func decode() {
+        let bytes =
+            record(wd: 1, mask: UInt32(IN_CREATE), name: Array("a.jsonl".utf8), padded: 16)
+            + record(wd: 2, mask: UInt32(IN_DELETE_SELF))
+            + record(wd: 3, mask: UInt32(IN_MOVED_TO), cookie: 7, name: Array("b".utf8))
+        let (events, skipped) = bytes.withUnsafeBytes { InotifyDecoder.decode($0) }
+        #expect(skipped == 0)
+        #expect(
+            events == [
+                InotifyEvent(descriptor: WatchDescriptor(1), mask: .create, name: "a.jsonl"),
+                InotifyEvent(descriptor: WatchDescriptor(2), mask: .deleteSelf),
+                InotifyEvent(descriptor: WatchDescriptor(3), mask: .movedTo, cookie: 7, name: "b"),
+            ]
+        )
+    }
+
+    @Test("Names that are not UTF-8 are skipped; a truncated record is not read past the buffer")
+    func decodeHostile() {
+        let bytes =
+            record(wd: 1, mask: UInt32(IN_CREATE), name: [0xFF, 0xFE, 0x41])
+            + record(wd: 2, mask: UInt32(IN_CREATE), name: Array("ok".utf8))
+        let truncated = Array(bytes.dropLast(2))
+        let (events, skipped) = bytes.withUnsafeBytes { InotifyDecoder.decode($0) }
+        #expect(skipped == 1)
+        #expect(events.map(\.name) == ["ok"])
+        let (partial, _) = truncated.withUnsafeBytes { InotifyDecoder.decode($0) }
+        #expect(partial.isEmpty)
+    }
+
+    @Test("The reader delivers real events from a temporary directory, and stops")
+    func realEvents() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let inotify = try Inotify()
+        let descriptor = try inotify.addWatch(path: directory, mask: .directoryWatch)
+        let reader = try InotifyReader(inotify: inotify)
+        reader.start()
+        let fd = open(directory + "/x.jsonl", O_CREAT | O_WRONLY, 0o644)
+        _ = write(fd, "a", 1)
+        close(fd)
+        // Stop the reader after a generous deadline so a missing event fails the test instead of hanging it.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(20))
+            reader.stop()
+        }
+        var seen: [InotifyEvent] = []
+        for await batch in reader.events {
+            seen += batch
+            if seen.contains(where: { $0.name == "x.jsonl" && $0.mask.contains(.modify) }) { break }
+        }
+        watchdog.cancel()
+        reader.stop()
+        #expect(seen.first?.descriptor == descriptor)
+        #expect(seen.first?.mask.contains(.create) == true)
+        #expect(seen.contains { $0.name == "x.jsonl" && $0.mask.contains(.modify) })
+    }
+
+    @Test("Adding a watch on a missing directory fails with ENOENT")
+    func missing() throws {
+        let inotify = try Inotify()
+        #expect(throws: Errno(ENOENT)) { try inotify.addWatch(path: "/nonexistent-\(UUID())", mask: .directoryWatch) }
+    }
+
+    @Test("Listing gives kinds, follows symlinks, stats only what is asked, never fails on a vanished entry")
+    func listing() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        FileManager.default.createFile(atPath: directory + "/a.jsonl", contents: nil)
+        FileManager.default.createFile(atPath: directory + "/b.txt", contents: nil)
+        try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: directory + "/sub")
+        try FileManager.default.createSymbolicLink(atPath: directory + "/dangling", withDestinationPath: "/nope")
+        var entries: [String: DirectoryEntry] = [:]
+        try LocalFileSystem().forEachEntry(in: directory, wantsStatus: { $0.hasSuffix(".jsonl") }) {
+            entries[$0.name] = $0
+        }
+        #expect(Set(entries.keys) == ["a.jsonl", "b.txt", "sub", "link", "dangling"])
+        #expect(entries["a.jsonl"]?.kind == .regular)
+        #expect(entries["a.jsonl"]?.status != nil)
+        #expect(entries["b.txt"]?.status == nil)
+        #expect(entries["sub"]?.kind == .directory)
+        #expect(entries["link"]?.kind == .directory)
+        #expect(entries["dangling"]?.kind == .other)
+        #expect(throws: Errno(ENOTDIR)) {
+            try LocalFileSystem().forEachEntry(in: directory + "/b.txt", wantsStatus: { _ in false }) { _ in }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import HTTPServer
+import Logging
+import Platform
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts a server on 127.0.0.1 with a free port and a handler that echoes the path.
+private func withServer(
+    _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+    _ body: (Int) async throws -> Void
+) async throws {
+    var configuration = HTTPServerConfiguration()
+    configure(&configuration)
+    let listener = try Listener.bind(host: "127.0.0.1", port: 0)
+    let server = try HTTPServer(
+        listener: listener,
+        configuration: configuration,
+        logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    ) { request in
+        .text(200, "path=\(request.path)")
+    }
+    try server.start()
+    defer { server.shutdown() }
+    try await body(listener.port)
+}
+
+@Suite("The HTTP server over a real socket", .serialized)
+struct HTTPServerTests {
+    @Test("GET, then another GET on the same keep-alive connection")
+    func keepAlive() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port)
+            client.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            let first = try #require(client.readResponse())
+            #expect(first.status == 200)
+            #expect(first.body == "path=/a")
+            #expect(first.headers["content-length"] == "7")
+            client.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.readResponse()?.body == "path=/b")
+        }
+    }
+
+    @Test("Pipelined requests are answered in order")
+    func pipelining() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port)
+            client.send((1...20).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+            for index in 1...20 {
+                #expect(client.readResponse()?.body == "path=/\(index)")
+            }
+        }
+    }
+
+    @Test("HEAD has the headers of GET and no body")
+    func head() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port)
+            client.send("HEAD /abc HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            let head = try #require(client.readResponse(headOnly: true))
+            #expect(head.headers["content-length"] == "9")
+            #expect(client.readResponse()?.body == "path=/next")
+        }
+    }
+
+    @Test("Malformed requests get 400 and the connection closes; a smuggled request is never answered")
+    func smuggling() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port)
+            client.send(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            let all = client.readToEnd()
+            #expect(all.hasPrefix("HTTP/1.1 400 "))
+            #expect(!all.contains("smuggled"))
+        }
+    }
+
+    @Test("A request with a body is answered and the connection closed without reading the body")
+    func bodyClosesConnection() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port)
+            client.send("GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 30\r\n\r\nGET /y HTTP/1.1\r\nHost: x\r\n\r\n")
+            let all = client.readToEnd()
+            #expect(all.contains("path=/x"))
+            #expect(all.contains("Connection: close"))
+            #expect(!all.contains("path=/y"))
+        }
+    }
+
+    @Test("A client that never finishes its head is closed (408) while others are served")
+    func slowloris() async throws {
+        try await withServer({ $0.headerTimeout = 0.5 }) { port in
+            let slow = try RawHTTPClient(port: port)
+            slow.send("GET / HTTP/1.1\r\nHost: x\r\n")
+            let other = try #require(try RawHTTPClient.get("/fast", port: port))
+            #expect(other.body == "path=/fast")
+            let all = slow.readToEnd()
+            #expect(all.hasPrefix("HTTP/1.1 408 "))
+        }
+    }
+
+    @Test("Connections over the limit get 503; a scrape still works when one frees up")
+    func connectionLimit() async throws {
+        try await withServer({ $0.maxConnections = 2 }) { port in
+            let a = try RawHTTPClient(port: port)
+            let b = try RawHTTPClient(port: port)
+            a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            b.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(a.readResponse()?.status == 200)
+            #expect(b.readResponse()?.status == 200)
+            let c = try RawHTTPClient(port: port)
+            #expect(c.readToEnd().hasPrefix("HTTP/1.1 503 "))
+            a.send("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(a.readResponse()?.status == 200)
+            #expect(a.isClosedByPeer())
+            let freed = await waitUntil { (try? RawHTTPClient.get("/again", port: port))??.status == 200 }
+            #expect(freed)
+        }
+    }
+
+    @Test("Garbage and an HTTP/2 preface get an error status and a close, never a crash")
+    func garbage() async throws {
+        try await withServer { port in
+            let h2 = try RawHTTPClient(port: port)
+            h2.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            #expect(h2.readToEnd().hasPrefix("HTTP/1.1 505 "))
+            let junk = try RawHTTPClient(port: port)
+            junk.send((0..<100_000).map { _ in UInt8.random(in: 0...255) })
+            #expect(junk.readToEnd().hasPrefix("HTTP/1.1 4"))
+            #expect(try RawHTTPClient.get("/alive", port: port)?.status == 200)
+        }
+    }
+
+    @Test("Serves IPv6 loopback when asked")
+    func ipv6() async throws {
+        guard let listener = try? Listener.bind(host: "::1", port: 0) else { return }  // IPv6 off on this host
+        let server = try HTTPServer(listener: listener, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }) {
+            _ in .text(200, "six")
+        }
+        try server.start()
+        defer { server.shutdown() }
+        #expect(try RawHTTPClient.get("/", host: "::1", port: listener.port)?.body == "six")
+    }
+
+    @Test("A port in use is a clear error naming the port")
+    func portInUse() throws {
+        let first = try Listener.bind(host: "127.0.0.1", port: 0)
+        defer { close(first.fileDescriptor) }
+        do {
+            _ = try Listener.bind(host: "127.0.0.1", port: first.port)
+            Issue.record("second bind succeeded")
+        } catch {
+            #expect(error.description.contains("port \(first.port) is already in use"))
+        }
+    }
+
+    @Test("Shutdown closes idle keep-alive connections and stops accepting")
+    func shutdown() async throws {
+        let listener = try Listener.bind(host: "127.0.0.1", port: 0)
+        let server = try HTTPServer(listener: listener, logger: Logger(label: "t") { _ in SwiftLogNoOpLogHandler() }) {
+            _ in .text(200, "ok")
+        }
+        try server.start()
+        let client = try RawHTTPClient(port: listener.port)
+        client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.readResponse()?.status == 200)
+        server.shutdown()
+        #expect(client.isClosedByPeer())
+        #expect(throws: (any Error).self) { try RawHTTPClient(port: listener.port) }
+    }
+}

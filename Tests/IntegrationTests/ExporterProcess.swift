@@ -1,0 +1,156 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary home directory with `.claude` and `.happy` paths inside (not created).
+struct TemporaryTree: ~Copyable {
+    let root: String
+    var claude: String { root + "/.claude" }
+    var happy: String { root + "/.happy" }
+    var projects: String { claude + "/projects" }
+
+    init() throws {
+        root = NSTemporaryDirectory() + "cme-it-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    /// Writes (appends to) a file, creating its folders (`mkdir -p`).
+    func append(_ relative: String, _ text: String = "{}\n") throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
+        let fd = open(path, O_CREAT | O_WRONLY | O_APPEND, 0o644)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
+    func remove(_ relative: String) throws {
+        try FileManager.default.removeItem(atPath: root + "/" + relative)
+    }
+}
+
+/// The release or debug binary next to the test bundle.
+let exporterBinary: String = {
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return executable.deletingLastPathComponent().appendingPathComponent("claude-metrics-exporter").path
+}()
+
+/// The real exporter binary, started with an environment, talking on 127.0.0.1 on a free port.
+final class ExporterProcess {
+    let process = Process()
+    let logPath: String
+    private(set) var port = 0
+
+    /// Starts the exporter and waits until it listens (its first scan is done by then).
+    init(environment: [String: String], arguments: [String] = [], prefix: [String] = []) async throws {
+        logPath = NSTemporaryDirectory() + "cme-log-\(UUID().uuidString).txt"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        if prefix.isEmpty {
+            process.executableURL = URL(fileURLWithPath: exporterBinary)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: prefix[0])
+            process.arguments = Array(prefix.dropFirst()) + [exporterBinary] + arguments
+        }
+        var env = ["METRICS_PORT": "0", "LISTEN_ADDRESS": "127.0.0.1", "LOG_LEVEL": "debug"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardError = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let listening = await waitUntil(timeout: 30) {
+            guard let line = log.split(separator: "\n").first(where: { $0.contains(" listening ") }),
+                let field = line.split(separator: " ").first(where: { $0.hasPrefix("port=") })
+            else { return !process.isRunning }
+            port = Int(field.dropFirst(5)) ?? 0
+            return true
+        }
+        try #require(listening && port > 0, "exporter did not start listening; log:\n\(log)")
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// One scrape of /metrics, parsed.
+    func metrics() throws -> [String: Double] {
+        let response = try #require(try RawHTTPClient.get("/metrics", port: port), "no response; log:\n\(log)")
+        #expect(response.status == 200)
+        return metricSamples(response.body)
+    }
+
+    /// Waits (up to a generous deadline) until the metrics satisfy `condition`.
+    func waitForMetrics(
+        _ description: String,
+        timeout: Double = 10,
+        _ condition: ([String: Double]) -> Bool
+    ) async throws {
+        var last: [String: Double] = [:]
+        let ok = await waitUntil(timeout: timeout) {
+            last = (try? metrics()) ?? [:]
+            return condition(last)
+        }
+        #expect(
+            ok,
+            "\(description) did not happen within \(timeout) s; last metrics: \(last.filter { $0.key.hasPrefix("claude_") })"
+        )
+    }
+
+    /// Sends a signal and waits for the exit status.
+    func stop(signal: Int32 = SIGTERM) async -> Int32 {
+        kill(process.processIdentifier, signal)
+        _ = await waitUntil(timeout: 10) { !process.isRunning }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: logPath)
+    }
+}
+
+/// Runs the binary to completion and returns its exit status, standard output and standard error.
+func runExporter(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: exporterBinary)
+    process.arguments = arguments
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output, error)
+}
+
+/// Series names with the default labels.
+enum Series {
+    static let labels = #"{pod="unknown",repository="unknown"}"#
+    static let active = "claude_session_active" + labels
+    static let sessions = "claude_sessions_total" + labels
+    static let timestamp = "claude_last_activity_timestamp_seconds" + labels
+    static let healthy = #"claude_exporter_healthy{pod="unknown"}"#
+    static func source(_ name: String) -> String {
+        #"claude_source_last_activity_timestamp_seconds{pod="unknown",repository="unknown",source="\#(name)"}"#
+    }
+    static func files(_ name: String) -> String {
+        #"claude_activity_files{pod="unknown",repository="unknown",source="\#(name)"}"#
+    }
+}

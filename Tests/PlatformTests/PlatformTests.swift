@@ -1,0 +1,57 @@
+import Platform
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Platform helpers")
+struct PlatformTests {
+    @Test("Field 22 of /proc/<pid>/stat, with spaces and parentheses in the command name")
+    func procStat() {
+        let line = "1234 (my (odd) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 200"
+        #expect(ProcStat.startTicks(Array(line.utf8)) == 98_765)
+        #expect(ProcStat.startTicks(Array("garbage".utf8)) == nil)
+        #expect(ProcStat.bootTime(Array("cpu 1 2\nbtime 1700000000\nprocesses 5\n".utf8)) == 1_700_000_000)
+    }
+
+    @Test("This process's statistics are plausible")
+    func statistics() throws {
+        let statistics = ProcessStatistics.current()
+        #expect(statistics.residentMemoryBytes > 1_000_000)
+        #expect(statistics.openFileDescriptors >= 3)
+        #expect(statistics.maxFileDescriptors >= statistics.openFileDescriptors)
+        let start = try #require(ProcessStatistics.startTime())
+        #expect(abs(start - Timestamp.now().secondsSinceEpoch) < 3600)
+    }
+
+    @Test("Timestamp arithmetic carries nanoseconds")
+    func timestamps() {
+        let t = Timestamp(seconds: 10, nanoseconds: 900_000_000)
+        #expect(t.adding(seconds: 0.2) == Timestamp(seconds: 11, nanoseconds: 100_000_000))
+        #expect(t.adding(seconds: 0.2).seconds(since: t) == 0.2)
+        #expect(t.secondsSinceEpoch == 10.9)
+        #expect(Timestamp(seconds: 1) < t)
+    }
+
+    @Test("Errno names and messages")
+    func errnoText() {
+        #expect(Errno(ENOENT, call: "open").description == "open: No such file or directory (ENOENT)")
+        #expect(Errno(ENOSPC).name == "ENOSPC")
+        #expect(throws: Errno(ENOENT)) { try Syscall.retrying("open") { open("/nonexistent/x", O_RDONLY) } }
+    }
+
+    @Test("IP literals only; brackets allowed for IPv6")
+    func addresses() {
+        #expect(IPAddress.family(of: "127.0.0.1") == AF_INET)
+        #expect(IPAddress.family(of: "[::1]") == AF_INET6)
+        #expect(IPAddress.family(of: "localhost") == nil)
+    }
+
+    @Test("Small files are read whole, and longer ones are cut at the limit")
+    func smallFile() throws {
+        let (bytes, truncated) = try SmallFile.read("/proc/self/stat", limit: 4)
+        #expect(bytes.count == 4)
+        #expect(truncated)
+    }
+}

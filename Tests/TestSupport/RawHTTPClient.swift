@@ -1,0 +1,157 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking TCP client for tests: sends raw bytes, reads raw responses. No keep-alive magic, no
+/// parsing beyond what a test asks for, so tests can send anything, including garbage.
+public final class RawHTTPClient {
+    public let fd: Int32
+
+    /// Connects to `host` (an IPv4 or IPv6 literal) on `port`, with a receive timeout.
+    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10) throws {
+        let isV6 = host.contains(":")
+        fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result: Int32
+        if isV6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = UInt16(port).bigEndian
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, host, &address.sin_addr)
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw POSIXError(.init(rawValue: code) ?? .EIO)
+        }
+    }
+
+    deinit { close(fd) }
+
+    public func send(_ text: String) {
+        send(Array(text.utf8))
+    }
+
+    public func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    /// Reads until the peer closes the connection or the timeout passes.
+    public func readToEnd() -> String {
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            data += buffer[0..<count]
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Reads exactly one response (head plus `Content-Length` body; no body for HEAD).
+    public func readResponse(headOnly: Bool = false) -> HTTPTestResponse? {
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 1)
+        // Byte at a time for the head, so a pipelined next response stays in the socket.
+        while !data.ends(with: Array("\r\n\r\n".utf8)) {
+            let count = recv(fd, &buffer, 1, 0)
+            if count <= 0 { return nil }
+            data.append(buffer[0])
+        }
+        let head = String(decoding: data, as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+        let statusLine = lines.removeFirst()
+        let status = Int(statusLine.split(separator: " ")[1]) ?? 0
+        var headers: [String: String] = [:]
+        for line in lines {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
+        }
+        var body = [UInt8]()
+        let length = headOnly ? 0 : Int(headers["content-length"] ?? "0") ?? 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while body.count < length {
+            let count = recv(fd, &chunk, min(chunk.count, length - body.count), 0)
+            if count <= 0 { return nil }
+            body += chunk[0..<count]
+        }
+        return HTTPTestResponse(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+    }
+
+    /// Whether the server has closed the connection (reads EOF within the timeout).
+    public func isClosedByPeer() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) == 0
+    }
+
+    /// One GET on a fresh connection.
+    public static func get(_ path: String, host: String = "127.0.0.1", port: Int) throws -> HTTPTestResponse? {
+        let client = try RawHTTPClient(host: host, port: port)
+        client.send("GET \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        return client.readResponse()
+    }
+}
+
+public struct HTTPTestResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: String
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func ends(with suffix: [UInt8]) -> Bool {
+        count >= suffix.count && self[(count - suffix.count)...].elementsEqual(suffix)
+    }
+}
+
+/// Waits until `condition` holds, polling every 10 ms, for at most `timeout` seconds (generous: the
+/// tests run on slow, noisy machines; benchmarks measure speed, tests only correctness).
+public func waitUntil(
+    timeout: Double = 10,
+    _ condition: () throws -> Bool
+) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try condition()
+}
+
+/// Parses Prometheus text samples into `series -> value`.
+public func metricSamples(_ text: String) -> [String: Double] {
+    var samples: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " ") else { continue }
+        samples[String(line[..<space])] = Double(line[line.index(after: space)...])
+    }
+    return samples
+}
