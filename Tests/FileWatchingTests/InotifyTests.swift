@@ -96,13 +96,15 @@ struct InotifyTests {
     func listing() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        FileManager.default.createFile(atPath: directory + "/a.jsonl", contents: nil)
-        FileManager.default.createFile(atPath: directory + "/b.txt", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/a.jsonl", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/b.txt", contents: nil)
         try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
         try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: directory + "/sub")
         try FileManager.default.createSymbolicLink(atPath: directory + "/dangling", withDestinationPath: "/nope")
         var entries: [String: DirectoryEntry] = [:]
-        try LocalFileSystem().forEachEntry(in: directory, wantsStatus: { $0.hasSuffix(".jsonl") }) {
+        let isJSONL: (String) -> Bool = { $0.hasSuffix(".jsonl") }
+        let never: (String) -> Bool = { _ in false }
+        try LocalFileSystem().forEachEntry(in: directory, wantsStatus: isJSONL) {
             entries[$0.name] = $0
         }
         #expect(Set(entries.keys) == ["a.jsonl", "b.txt", "sub", "link", "dangling"])
@@ -113,7 +115,7 @@ struct InotifyTests {
         #expect(entries["link"]?.kind == .directory)
         #expect(entries["dangling"]?.kind == .other)
         #expect(throws: Errno(ENOTDIR)) {
-            try LocalFileSystem().forEachEntry(in: directory + "/b.txt", wantsStatus: { _ in false }) { _ in }
+            try LocalFileSystem().forEachEntry(in: directory + "/b.txt", wantsStatus: never) { _ in }
         }
     }
 }

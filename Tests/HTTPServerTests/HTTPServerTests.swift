@@ -11,11 +11,9 @@ import Glibc
 
 /// Starts a server on 127.0.0.1 with a free port and a handler that echoes the path.
 private func withServer(
-    _ configure: (inout HTTPServerConfiguration) -> Void = { _ in },
+    _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
     _ body: (Int) async throws -> Void
 ) async throws {
-    var configuration = HTTPServerConfiguration()
-    configure(&configuration)
     let listener = try Listener.bind(host: "127.0.0.1", port: 0)
     let server = try HTTPServer(
         listener: listener,
@@ -95,7 +93,9 @@ struct HTTPServerTests {
 
     @Test("A client that never finishes its head is closed (408) while others are served")
     func slowloris() async throws {
-        try await withServer({ $0.headerTimeout = 0.5 }) { port in
+        var configuration = HTTPServerConfiguration()
+        configuration.headerTimeout = 0.5
+        try await withServer(configuration) { port in
             let slow = try RawHTTPClient(port: port)
             slow.send("GET / HTTP/1.1\r\nHost: x\r\n")
             let other = try #require(try RawHTTPClient.get("/fast", port: port))
@@ -107,7 +107,9 @@ struct HTTPServerTests {
 
     @Test("Connections over the limit get 503; a scrape still works when one frees up")
     func connectionLimit() async throws {
-        try await withServer({ $0.maxConnections = 2 }) { port in
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 2
+        try await withServer(configuration) { port in
             let a = try RawHTTPClient(port: port)
             let b = try RawHTTPClient(port: port)
             a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -1,0 +1,69 @@
+# claude-metrics-exporter: `make demo` to see it work, `make test` to check it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SWIFT ?= swift
+REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(REVISION)"'
+BINARY := .build/release/claude-metrics-exporter
+# Debian packages: the tests need promtool (package prometheus) to validate the exposition format;
+# the demo needs curl.
+TEST_PACKAGES := prometheus
+TEST_COMMANDS := promtool
+DEMO_PACKAGES := curl
+DEMO_COMMANDS := curl
+
+# $(call require,commands,packages): installs missing Debian packages when root; otherwise stops with
+# the one command that does.
+define require
+	@missing=""; for c in $(1); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(2) (for:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Install with: sudo apt-get install -y $(2)"; exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: help deps demo-deps build release run demo test lint format clean
+
+help:
+	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
+	@echo "make run      run the exporter on your own ~/.claude and ~/.happy (port 8080)"
+	@echo "make test     install what the tests need (Debian packages, as root) and run them"
+	@echo "make lint     swift format lint --strict, and a build with warnings as errors"
+	@echo "make release  build $(BINARY) (static Swift runtime)"
+
+deps:
+	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
+
+demo-deps:
+	$(call require,$(DEMO_COMMANDS),$(DEMO_PACKAGES))
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build $(RELEASE_FLAGS) --product claude-metrics-exporter
+
+run: release
+	CLAUDE_DIR=$${CLAUDE_DIR:-$$HOME/.claude} HAPPY_DIR=$${HAPPY_DIR:-$$HOME/.happy} $(BINARY)
+
+demo: demo-deps build
+	@bash scripts/demo.sh .build/debug/claude-metrics-exporter
+
+test: deps
+	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
+	$(SWIFT) test --skip-build
+
+lint:
+	git ls-files -z '*.swift' | xargs -0 $(SWIFT) format lint --strict
+	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
+
+format:
+	git ls-files -z '*.swift' | xargs -0 $(SWIFT) format format -i
+
+clean:
+	rm -rf .build
