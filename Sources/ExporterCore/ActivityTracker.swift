@@ -77,6 +77,12 @@ public actor ActivityTracker {
     private var watchFailuresLogged: Set<Int32> = []
     private var unreadableLogged: Set<String> = []
     private var transitionListeners: [@Sendable (ActivitySnapshot) -> Void] = []
+    /// Whether the scan under way stats every file, or trusts the watches (see ``scan(_:)``).
+    private var statEverything = true
+    private var periodicScans = 0
+
+    /// Every this many periodic rescans, one stats every file even in watched directories.
+    static let deepRescanEvery = 10
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -174,8 +180,20 @@ public actor ActivityTracker {
 
     // MARK: - Full scans
 
+    /// A full scan. At startup, on reload and after a queue overflow it stats every file. A periodic
+    /// rescan trusts the watches: in a watched directory it lists names (recounting sessions and files)
+    /// and stats only names it has not seen; in a directory without a watch it stats everything; and
+    /// every ``deepRescanEvery``-th periodic rescan stats everything regardless. A stat costs about
+    /// 2.7 µs here, so this is what keeps the idle CPU and the rescan time of 100,000 files low.
     private func scan(_ reason: ScanReason) {
         let started = MonotonicClock.nanoseconds()
+        if reason == .periodic {
+            periodicScans += 1
+            statEverything = periodicScans % Self.deepRescanEvery == 0
+        } else {
+            statEverything = true
+        }
+        defer { statEverything = true }
         let before = (sessions: tree.sessions, files: tree.files)
         establish(.claude)
         establish(.happy)
@@ -276,8 +294,10 @@ public actor ActivityTracker {
         do {
             try fileSystem.forEachEntry(in: settings.claudeDirectory, wantsStatus: ClaudeLayout.isHistory) {
                 entry in
-                if entry.name == ClaudeLayout.projects && entry.kind == .directory { projectsExists = true }
-                if entry.name == ClaudeLayout.history && entry.kind == .regular { history = entry.status }
+                if entry.kind == .directory && entry.nameBytes.elementsEqual(ClaudeLayout.projects.utf8) {
+                    projectsExists = true
+                }
+                if entry.kind == .regular && ClaudeLayout.isHistory(entry.nameBytes) { history = entry.status }
             }
         } catch {
             if error.code == ENOENT || error.code == ENOTDIR { return rootMissing(.claude) }
@@ -309,27 +329,30 @@ public actor ActivityTracker {
 
     private func scanProject(_ slug: String) {
         let path = projectPath(slug)
+        // Trust only a watch that was already in place before this scan (a new one may have missed changes).
+        let trusted = !statEverything && table.descriptor(for: .project(slug)) != nil
         guard watch(.project(slug), path) != .vanished else { return dropProject(slug) }
         var contents = ProjectContents()
         var newest: (time: Timestamp, name: String)?
         var sessionFolders: [String] = []
-        // Session transcript times by stem hash, to decide which session folders are recent.
-        var transcriptTimes: [UInt64: Timestamp] = [:]
+        let known = trusted ? tree.projects[slug]?.transcripts : []
+        contents.transcripts.reserveCapacity(tree.projects[slug]?.transcripts.count ?? 0)
+        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
+            ClaudeLayout.isTranscript(name) && known?.contains(ClaudeLayout.nameHash(name)) != true
+        }
         do {
-            try fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.isTranscript) { entry in
+            try fileSystem.forEachEntry(in: path, wantsStatus: wantsStatus) { entry in
+                let name = entry.nameBytes
                 if entry.kind == .directory {
-                    if ClaudeLayout.isSessionDirectory(entry.name) { sessionFolders.append(entry.name) }
+                    if ClaudeLayout.isSessionDirectory(name) { sessionFolders.append(entry.name) }
                     return
                 }
-                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isTranscript(entry.name) else {
-                    return
+                guard entry.kind == .regular, ClaudeLayout.isTranscript(name) else { return }
+                contents.transcripts.insert(ClaudeLayout.nameHash(name))
+                if ClaudeLayout.isSession(name) { contents.sessions += 1 }
+                if let status = entry.status, newest == nil || status.modified > newest!.time {
+                    newest = (status.modified, entry.name)
                 }
-                contents.transcripts.insert(ClaudeLayout.nameHash(entry.name))
-                if ClaudeLayout.isSession(entry.name) {
-                    contents.sessions += 1
-                    transcriptTimes[ClaudeLayout.nameHash(String(entry.name.utf8.dropLast(6))!)] = status.modified
-                }
-                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
             }
         } catch {
             if error.code == ENOENT || error.code == ENOTDIR { return dropProject(slug) }
@@ -343,7 +366,8 @@ public actor ActivityTracker {
         tree.setProject(slug, contents)
         if let newest { observe(.transcripts, newest.time, path + "/" + newest.name, fromEvent: false) }
         for session in sessionFolders {
-            scanSessionFolder(slug, session, transcriptTime: transcriptTimes[ClaudeLayout.nameHash(session)])
+            let transcript = try? fileSystem.status(of: path + "/" + session + ".jsonl")
+            scanSessionFolder(slug, session, transcriptTime: transcript?.modified)
         }
     }
 
@@ -351,6 +375,7 @@ public actor ActivityTracker {
     private func scanSessionFolder(_ slug: String, _ session: String, transcriptTime: Timestamp?, recent: Bool = false)
     {
         let folder = sessionFolderPath(slug, session)
+        let trusted = !statEverything && table.descriptor(for: .subagents(project: slug, session: session)) != nil
         let now = clock()
         let window = settings.sessionWatchWindowSeconds
         var isRecent = recent
@@ -364,7 +389,9 @@ public actor ActivityTracker {
             }
             _ = watch(.subagents(project: slug, session: session), subagentsPath(slug, session))
         }
-        guard let (files, newest) = listSubagents(slug, session) else { return dropSessionFolder(slug, session) }
+        guard let (files, newest) = listSubagents(slug, session, trusted: trusted) else {
+            return dropSessionFolder(slug, session)
+        }
         if !isRecent, let newest, now.seconds(since: newest.time) < window {
             // Old folder, fresh subagent: watch it after all, and list again to catch what landed meanwhile.
             return scanSessionFolder(slug, session, transcriptTime: transcriptTime, recent: true)
@@ -379,18 +406,23 @@ public actor ActivityTracker {
     /// session folder itself is gone.
     private func listSubagents(
         _ slug: String,
-        _ session: String
+        _ session: String,
+        trusted: Bool
     ) -> (files: Set<UInt64>?, newest: (time: Timestamp, path: String)?)? {
         let path = subagentsPath(slug, session)
         var files: Set<UInt64> = []
         var newest: (time: Timestamp, name: String)?
+        let known = trusted ? tree.projects[slug]?.subagents[session] : []
+        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
+            ClaudeLayout.isTranscript(name) && known?.contains(ClaudeLayout.nameHash(name)) != true
+        }
         do {
-            try fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.isTranscript) { entry in
-                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isTranscript(entry.name) else {
-                    return
+            try fileSystem.forEachEntry(in: path, wantsStatus: wantsStatus) { entry in
+                guard entry.kind == .regular, ClaudeLayout.isTranscript(entry.nameBytes) else { return }
+                files.insert(ClaudeLayout.nameHash(entry.nameBytes))
+                if let status = entry.status, newest == nil || status.modified > newest!.time {
+                    newest = (status.modified, entry.name)
                 }
-                files.insert(ClaudeLayout.nameHash(entry.name))
-                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
             }
         } catch {
             if error.code == ENOENT || error.code == ENOTDIR {
@@ -405,19 +437,24 @@ public actor ActivityTracker {
     }
 
     private func scanHappyLogs() {
+        let trusted = !statEverything && table.descriptor(for: .happyLogs) != nil
         guard watch(.happyLogs, happyLogsPath) != .vanished else {
             tree.happyLogs = []
             return
         }
         var logs: Set<UInt64> = []
         var newest: (time: Timestamp, name: String)?
+        let known = trusted ? tree.happyLogs : []
+        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
+            ClaudeLayout.isHappyLog(name) && !known.contains(ClaudeLayout.nameHash(name))
+        }
         do {
-            try fileSystem.forEachEntry(in: happyLogsPath, wantsStatus: ClaudeLayout.isHappyLog) { entry in
-                guard entry.kind == .regular, let status = entry.status, ClaudeLayout.isHappyLog(entry.name) else {
-                    return
+            try fileSystem.forEachEntry(in: happyLogsPath, wantsStatus: wantsStatus) { entry in
+                guard entry.kind == .regular, ClaudeLayout.isHappyLog(entry.nameBytes) else { return }
+                logs.insert(ClaudeLayout.nameHash(entry.nameBytes))
+                if let status = entry.status, newest == nil || status.modified > newest!.time {
+                    newest = (status.modified, entry.name)
                 }
-                logs.insert(ClaudeLayout.nameHash(entry.name))
-                if newest == nil || status.modified > newest!.time { newest = (status.modified, entry.name) }
             }
         } catch {
             if error.code == ENOENT || error.code == ENOTDIR {

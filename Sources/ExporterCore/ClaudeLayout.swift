@@ -10,67 +10,86 @@ public enum ClaudeLayout {
     public static let happyLogs = "logs"
 
     /// A transcript: `*.jsonl` directly in a project folder or in a `subagents/` folder.
-    public static func isTranscript(_ name: String) -> Bool {
-        hasSuffix(name, ".jsonl") && name.utf8.count > 6 && name.utf8.first != UInt8(ascii: ".")
+    public static func isTranscript(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count > 6 && name[0] != UInt8(ascii: ".") && hasSuffix(name, jsonl)
     }
-
-    /// `history.jsonl`, the one file directly in the Claude directory that is activity.
-    public static func isHistory(_ name: String) -> Bool { name == history }
-
-    /// For listings that need no `stat` at all.
-    public static func never(_ name: String) -> Bool { false }
 
     /// A session transcript, counted by `claude_sessions_total`: `<uuid>.jsonl` (what Claude Code writes)
     /// or `session-*.jsonl` (the original design's name). Never `agent-*.jsonl` (subagents).
-    public static func isSession(_ name: String) -> Bool {
+    public static func isSession(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
         guard isTranscript(name) else { return false }
-        if hasPrefix(name, "session-") { return true }
-        return isUUID(name.utf8.dropLast(6))
+        if name.starts(with: sessionPrefix) { return true }
+        return name.count == 42 && isUUID(UnsafeBufferPointer(rebasing: name[0..<36]))
     }
 
     /// A per-session folder, `projects/<slug>/<uuid>/`, which may hold `subagents/`.
-    public static func isSessionDirectory(_ name: String) -> Bool { isUUID(name.utf8) }
+    public static func isSessionDirectory(_ name: UnsafeBufferPointer<UInt8>) -> Bool { isUUID(name) }
 
     /// A Happy log: `*.log` directly in `$HAPPY_DIR/logs`.
-    public static func isHappyLog(_ name: String) -> Bool {
-        hasSuffix(name, ".log") && name.utf8.count > 4 && name.utf8.first != UInt8(ascii: ".")
+    public static func isHappyLog(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count > 4 && name[0] != UInt8(ascii: ".") && hasSuffix(name, log)
+    }
+
+    /// `history.jsonl`, the one file directly in the Claude directory that is activity.
+    public static func isHistory(_ name: UnsafeBufferPointer<UInt8>) -> Bool { name.elementsEqual(history.utf8) }
+
+    /// For listings that need no `stat` at all.
+    public static func never(_ name: UnsafeBufferPointer<UInt8>) -> Bool { false }
+
+    // The same rules for names held as `String` (inotify events, tests).
+    public static func isTranscript(_ name: String) -> Bool { bytes(of: name, isTranscript) }
+    public static func isSession(_ name: String) -> Bool { bytes(of: name, isSession) }
+    public static func isSessionDirectory(_ name: String) -> Bool { bytes(of: name, isSessionDirectory) }
+    public static func isHappyLog(_ name: String) -> Bool { bytes(of: name, isHappyLog) }
+    public static func nameHash(_ name: String) -> UInt64 { bytes(of: name, nameHash) }
+
+    private static let jsonl = Array(".jsonl".utf8)
+    private static let log = Array(".log".utf8)
+    private static let sessionPrefix = Array("session-".utf8)
+
+    private static func bytes<Result>(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        var name = name
+        return name.withUTF8(body)
+    }
+
+    private static func hasSuffix(_ name: UnsafeBufferPointer<UInt8>, _ suffix: [UInt8]) -> Bool {
+        guard name.count >= suffix.count else { return false }
+        let offset = name.count - suffix.count
+        for index in 0..<suffix.count where name[offset + index] != suffix[index] { return false }
+        return true
     }
 
     /// `8-4-4-4-12` hexadecimal digits, either case.
-    public static func isUUID(_ bytes: some Collection<UInt8>) -> Bool {
+    public static func isUUID(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == 36 else { return false }
-        for (offset, byte) in bytes.enumerated() {
-            switch offset {
-            case 8, 13, 18, 23:
+        for index in 0..<36 {
+            let byte = bytes[index]
+            if index == 8 || index == 13 || index == 18 || index == 23 {
                 if byte != UInt8(ascii: "-") { return false }
-            default:
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
-                    UInt8(ascii: "A")...UInt8(ascii: "F"):
-                    break
-                default: return false
-                }
+            } else if hexDigits[Int(byte)] == 0 {
+                return false
             }
         }
         return true
     }
 
+    private static let hexDigits: [UInt8] = (0...255).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
+            1
+        default: 0
+        }
+    }
+
     /// A stable 64-bit FNV-1a hash of a file name: what the state keeps per file instead of the name,
     /// so 100,000 files cost under 2 MB.
-    public static func nameHash(_ name: String) -> UInt64 {
+    public static func nameHash(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 {
+        for byte in name {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
         return hash
-    }
-
-    static func hasSuffix(_ name: String, _ suffix: String) -> Bool {
-        name.utf8.count >= suffix.utf8.count && name.utf8.suffix(suffix.utf8.count).elementsEqual(suffix.utf8)
-    }
-
-    static func hasPrefix(_ name: String, _ prefix: String) -> Bool {
-        name.utf8.starts(with: prefix.utf8)
     }
 }

@@ -4,8 +4,8 @@ import Platform
 ///
 /// Written by hand rather than through swift-prometheus: every value here is derived at scrape time
 /// from an immutable snapshot (minutes since, active), which a registry of stored gauges would have to
-/// mirror on every scrape; the families come out in a fixed order; and the scrape path stays a single
-/// pass over a byte buffer.
+/// mirror on every scrape; the families come out in a fixed order; and the scrape path is a single
+/// pass over a template built once, appending only the values.
 public struct MetricsRenderer: Sendable {
     public var podName: String
     public var repositoryName: String
@@ -16,8 +16,7 @@ public struct MetricsRenderer: Sendable {
     /// `process_start_time_seconds`.
     public var processStartTime: Double
 
-    private let agentLabels: String
-    private let podLabel: String
+    private let template: Template
 
     public init(
         podName: String,
@@ -35,8 +34,12 @@ public struct MetricsRenderer: Sendable {
         self.version = version
         self.revision = revision
         self.processStartTime = processStartTime
-        agentLabels = "pod=\"\(Self.escapeLabel(podName))\",repository=\"\(Self.escapeLabel(repositoryName))\""
-        podLabel = "pod=\"\(Self.escapeLabel(podName))\""
+        template = Self.makeTemplate(
+            agentLabels: "pod=\"\(Self.escapeLabel(podName))\",repository=\"\(Self.escapeLabel(repositoryName))\"",
+            podLabel: "pod=\"\(Self.escapeLabel(podName))\"",
+            version: version,
+            revision: revision
+        )
     }
 
     public init(configuration: ExporterConfiguration, version: String, revision: String, processStartTime: Double) {
@@ -54,122 +57,181 @@ public struct MetricsRenderer: Sendable {
     /// The `Content-Type` of ``render(_:now:process:)``'s output.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    /// The full exposition.
+    /// The full exposition, as text.
     public func render(_ snapshot: ActivitySnapshot, now: Timestamp, process: ProcessStatistics) -> String {
-        let status = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: drivingSources)
-        var out = ""
-        out.reserveCapacity(4096)
-        let agent = "{\(agentLabels)}"
+        String(decoding: renderBytes(snapshot, now: now, process: process), as: UTF8.self)
+    }
 
-        family(
-            &out,
+    /// The full exposition, as the bytes of the response body: one pass over a template built at init
+    /// (HELP, TYPE and series names with their escaped labels), appending only the values.
+    public func renderBytes(_ snapshot: ActivitySnapshot, now: Timestamp, process: ProcessStatistics) -> [UInt8] {
+        let status = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: drivingSources)
+        var out: [UInt8] = []
+        out.reserveCapacity(template.size + template.segments.count * 24)
+        for segment in template.segments {
+            out.append(contentsOf: segment.prefix)
+            let value: Double =
+                switch segment.slot {
+                case .lastActivity: status.timestamp
+                case .active: status.active ? 1 : 0
+                case .sessions: Double(snapshot.sessions)
+                case .minutesSince: status.secondsSince / 60
+                case .healthy: snapshot.healthy ? 1 : 0
+                case .sourceActivity(let source): snapshot.newest[source]?.time.secondsSinceEpoch ?? 0
+                case .files(let source): Double(snapshot.files[source])
+                case .one: 1
+                case .watches: Double(snapshot.watches)
+                case .watchErrors: Double(snapshot.watchErrors)
+                case .events: Double(snapshot.events)
+                case .rescans: Double(snapshot.rescans)
+                case .overflows: Double(snapshot.overflows)
+                case .scanDuration: snapshot.lastScanDuration
+                case .cpu: process.cpuSeconds
+                case .openFileDescriptors: process.openFileDescriptors
+                case .maxFileDescriptors: process.maxFileDescriptors
+                case .residentMemory: process.residentMemoryBytes
+                case .startTime: processStartTime
+                }
+            Self.appendValue(value, to: &out)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// What a sample's value is.
+    enum Slot: Sendable {
+        case lastActivity, active, sessions, minutesSince, healthy
+        case sourceActivity(ActivitySource)
+        case files(ActivitySource)
+        case one, watches, watchErrors, events, rescans, overflows, scanDuration
+        case cpu, openFileDescriptors, maxFileDescriptors, residentMemory, startTime
+    }
+
+    /// The exposition with the values left out: each segment is the text that comes before a value.
+    struct Template: Sendable {
+        var segments: [(prefix: [UInt8], slot: Slot)] = []
+        var size = 0
+        private var pending = ""
+
+        mutating func family(_ name: String, _ help: String, type: String = "gauge") {
+            pending += "# HELP \(name) \(MetricsRenderer.escapeHelp(help))\n# TYPE \(name) \(type)\n"
+        }
+
+        mutating func sample(_ name: String, _ labels: String, _ slot: Slot) {
+            let prefix = Array((pending + name + labels + " ").utf8)
+            pending = ""
+            size += prefix.count
+            segments.append((prefix, slot))
+        }
+    }
+
+    private static func makeTemplate(
+        agentLabels: String,
+        podLabel: String,
+        version: String,
+        revision: String
+    ) -> Template {
+        var t = Template()
+        let agent = "{\(agentLabels)}"
+        t.family(
             "claude_last_activity_timestamp_seconds",
             "Unix time of the newest activity among the sources in ACTIVITY_SOURCES (0 before any activity file exists)."
         )
-        sample(&out, "claude_last_activity_timestamp_seconds", agent, status.timestamp)
-        family(&out, "claude_session_active", "1 if the newest activity is younger than IDLE_TIMEOUT_MINUTES, else 0.")
-        sample(&out, "claude_session_active", agent, status.active ? 1 : 0)
-        family(
-            &out,
+        t.sample("claude_last_activity_timestamp_seconds", agent, .lastActivity)
+        t.family("claude_session_active", "1 if the newest activity is younger than IDLE_TIMEOUT_MINUTES, else 0.")
+        t.sample("claude_session_active", agent, .active)
+        t.family(
             "claude_sessions_total",
             "Claude Code session transcripts (projects/<slug>/<uuid>.jsonl or session-*.jsonl). "
                 + "A gauge despite its suffix, kept for compatibility."
         )
-        sample(&out, "claude_sessions_total", agent, Double(snapshot.sessions))
-        family(
-            &out,
+        t.sample("claude_sessions_total", agent, .sessions)
+        t.family(
             "claude_minutes_since_last_activity",
             "Minutes since the newest activity (since the exporter started when no activity file exists yet)."
         )
-        sample(&out, "claude_minutes_since_last_activity", agent, status.secondsSince / 60)
-        family(
-            &out,
+        t.sample("claude_minutes_since_last_activity", agent, .minutesSince)
+        t.family(
             "claude_exporter_healthy",
             "1 while the Claude directory can be read or does not exist yet; 0 when it exists but cannot be read."
         )
-        sample(&out, "claude_exporter_healthy", "{\(podLabel)}", snapshot.healthy ? 1 : 0)
-
-        family(
-            &out,
+        t.sample("claude_exporter_healthy", "{\(podLabel)}", .healthy)
+        t.family(
             "claude_source_last_activity_timestamp_seconds",
-            "Unix time of the newest activity per source, whether or not the source is in ACTIVITY_SOURCES (0 before any)."
+            "Unix time of the newest activity per source, whether or not the source is in ACTIVITY_SOURCES "
+                + "(0 before any)."
         )
         for source in ActivitySource.allCases {
-            sample(
-                &out,
+            t.sample(
                 "claude_source_last_activity_timestamp_seconds",
                 "{\(agentLabels),source=\"\(source.rawValue)\"}",
-                snapshot.newest[source]?.time.secondsSinceEpoch ?? 0
+                .sourceActivity(source)
             )
         }
-        family(&out, "claude_activity_files", "Files that each activity source is currently made of.")
+        t.family("claude_activity_files", "Files that each activity source is currently made of.")
         for source in ActivitySource.allCases {
-            sample(
-                &out,
-                "claude_activity_files",
-                "{\(agentLabels),source=\"\(source.rawValue)\"}",
-                Double(snapshot.files[source])
-            )
+            t.sample("claude_activity_files", "{\(agentLabels),source=\"\(source.rawValue)\"}", .files(source))
         }
-
-        family(&out, "claude_exporter_build_info", "Version and git revision of the exporter; always 1.")
-        sample(
-            &out,
+        t.family("claude_exporter_build_info", "Version and git revision of the exporter; always 1.")
+        t.sample(
             "claude_exporter_build_info",
-            "{version=\"\(Self.escapeLabel(version))\",revision=\"\(Self.escapeLabel(revision))\"}",
-            1
+            "{version=\"\(escapeLabel(version))\",revision=\"\(escapeLabel(revision))\"}",
+            .one
         )
-        family(&out, "claude_exporter_watches", "Directories under inotify watch.")
-        sample(&out, "claude_exporter_watches", "", Double(snapshot.watches))
-        family(
-            &out,
+        t.family("claude_exporter_watches", "Directories under inotify watch.")
+        t.sample("claude_exporter_watches", "", .watches)
+        t.family(
             "claude_exporter_watch_errors_total",
             "Directories that could not be watched (watch limit, permissions); the rescan still covers them.",
             type: "counter"
         )
-        sample(&out, "claude_exporter_watch_errors_total", "", Double(snapshot.watchErrors))
-        family(&out, "claude_exporter_events_total", "inotify events received.", type: "counter")
-        sample(&out, "claude_exporter_events_total", "", Double(snapshot.events))
-        family(
-            &out,
+        t.sample("claude_exporter_watch_errors_total", "", .watchErrors)
+        t.family("claude_exporter_events_total", "inotify events received.", type: "counter")
+        t.sample("claude_exporter_events_total", "", .events)
+        t.family(
             "claude_exporter_rescans_total",
             "Full scans done (startup, periodic, overflow, reload).",
             type: "counter"
         )
-        sample(&out, "claude_exporter_rescans_total", "", Double(snapshot.rescans))
-        family(
-            &out,
+        t.sample("claude_exporter_rescans_total", "", .rescans)
+        t.family(
             "claude_exporter_inotify_overflows_total",
             "inotify queue overflows; each triggers a full rescan.",
             type: "counter"
         )
-        sample(&out, "claude_exporter_inotify_overflows_total", "", Double(snapshot.overflows))
-        family(&out, "claude_exporter_scan_duration_seconds", "Duration of the last full scan.")
-        sample(&out, "claude_exporter_scan_duration_seconds", "", snapshot.lastScanDuration)
-
-        family(&out, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", type: "counter")
-        sample(&out, "process_cpu_seconds_total", "", process.cpuSeconds)
-        family(&out, "process_open_fds", "Number of open file descriptors.")
-        sample(&out, "process_open_fds", "", process.openFileDescriptors)
-        family(&out, "process_max_fds", "Maximum number of open file descriptors.")
-        sample(&out, "process_max_fds", "", process.maxFileDescriptors)
-        family(&out, "process_resident_memory_bytes", "Resident memory size in bytes.")
-        sample(&out, "process_resident_memory_bytes", "", process.residentMemoryBytes)
-        family(&out, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
-        sample(&out, "process_start_time_seconds", "", processStartTime)
-        return out
+        t.sample("claude_exporter_inotify_overflows_total", "", .overflows)
+        t.family("claude_exporter_scan_duration_seconds", "Duration of the last full scan.")
+        t.sample("claude_exporter_scan_duration_seconds", "", .scanDuration)
+        t.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", type: "counter")
+        t.sample("process_cpu_seconds_total", "", .cpu)
+        t.family("process_open_fds", "Number of open file descriptors.")
+        t.sample("process_open_fds", "", .openFileDescriptors)
+        t.family("process_max_fds", "Maximum number of open file descriptors.")
+        t.sample("process_max_fds", "", .maxFileDescriptors)
+        t.family("process_resident_memory_bytes", "Resident memory size in bytes.")
+        t.sample("process_resident_memory_bytes", "", .residentMemory)
+        t.family("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
+        t.sample("process_start_time_seconds", "", .startTime)
+        return t
     }
 
-    private func family(_ out: inout String, _ name: String, _ help: String, type: String = "gauge") {
-        out += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(type)\n"
-    }
-
-    private func sample(_ out: inout String, _ name: String, _ labels: String, _ value: Double) {
-        out += name
-        out += labels
-        out += " "
-        out += Self.formatValue(value)
-        out += "\n"
+    /// Appends a value: integers digit by digit (no allocation), others through ``formatValue(_:)``.
+    static func appendValue(_ value: Double, to out: inout [UInt8]) {
+        guard value == value.rounded(), abs(value) < 1e15 else {
+            out.append(contentsOf: formatValue(value).utf8)
+            return
+        }
+        var integer = Int64(value)
+        if integer < 0 {
+            out.append(UInt8(ascii: "-"))
+            integer = -integer
+        }
+        let start = out.count
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(integer % 10))
+            integer /= 10
+        } while integer > 0
+        out[start...].reverse()
     }
 
     /// A sample value as the format wants it: integers without a fraction, `NaN`, `+Inf`, `-Inf`,

@@ -18,6 +18,14 @@ enum WatchedDirectory: Hashable, Sendable {
     /// The nearest existing parent of a root that does not exist yet.
     case ancestor(Root)
 
+    /// The project and session of a session folder or its `subagents/`.
+    var session: (project: String, session: String)? {
+        switch self {
+        case .sessionFolder(let project, let session), .subagents(let project, let session): (project, session)
+        default: nil
+        }
+    }
+
     /// Whether `self` lies inside `other`'s directory (or is it).
     func isWithin(_ other: WatchedDirectory) -> Bool {
         switch (other, self) {
@@ -46,6 +54,8 @@ enum WatchedDirectory: Hashable, Sendable {
 struct WatchTable: Sendable {
     private(set) var roles: [WatchDescriptor: [WatchedDirectory]] = [:]
     private(set) var descriptors: [WatchedDirectory: WatchDescriptor] = [:]
+    /// Watched session folders by project, so a project's inner watches are found without a full pass.
+    private var sessionsByProject: [String: Set<String>] = [:]
 
     var count: Int { roles.count }
 
@@ -57,11 +67,23 @@ struct WatchTable: Sendable {
         if let old = descriptors[directory], old != descriptor { _ = remove(directory) }
         descriptors[directory] = descriptor
         if !roles[descriptor, default: []].contains(directory) { roles[descriptor, default: []].append(directory) }
+        if let (project, session) = directory.session { sessionsByProject[project, default: []].insert(session) }
+    }
+
+    private mutating func forget(_ directory: WatchedDirectory) {
+        descriptors[directory] = nil
+        guard let (project, session) = directory.session,
+            descriptors[.sessionFolder(project: project, session: session)] == nil,
+            descriptors[.subagents(project: project, session: session)] == nil
+        else { return }
+        sessionsByProject[project]?.remove(session)
+        if sessionsByProject[project]?.isEmpty == true { sessionsByProject[project] = nil }
     }
 
     /// Forgets `directory`; returns its descriptor if no other role still uses it (so it may be removed).
     mutating func remove(_ directory: WatchedDirectory) -> WatchDescriptor? {
-        guard let descriptor = descriptors.removeValue(forKey: directory) else { return nil }
+        guard let descriptor = descriptors[directory] else { return nil }
+        forget(directory)
         var remaining = roles[descriptor] ?? []
         remaining.removeAll { $0 == directory }
         if remaining.isEmpty {
@@ -75,12 +97,27 @@ struct WatchTable: Sendable {
     /// Forgets a descriptor the kernel has dropped (`IN_IGNORED`) or that watched a directory now gone.
     mutating func removeDescriptor(_ descriptor: WatchDescriptor) -> [WatchedDirectory] {
         let gone = roles.removeValue(forKey: descriptor) ?? []
-        for directory in gone { descriptors[directory] = nil }
+        for directory in gone { forget(directory) }
         return gone
     }
 
     /// The watched directories inside `directory` (including itself).
     func directories(within directory: WatchedDirectory) -> [WatchedDirectory] {
-        descriptors.keys.filter { $0.isWithin(directory) }
+        switch directory {
+        case .project(let project):
+            var inner: [WatchedDirectory] = [directory]
+            for session in sessionsByProject[project] ?? [] {
+                inner += [
+                    .sessionFolder(project: project, session: session), .subagents(project: project, session: session),
+                ]
+            }
+            return inner.filter { descriptors[$0] != nil }
+        case .sessionFolder(let project, let session):
+            return [directory, .subagents(project: project, session: session)].filter { descriptors[$0] != nil }
+        case .subagents, .happyLogs, .ancestor:
+            return descriptors[directory] == nil ? [] : [directory]
+        case .claudeRoot, .projects, .happyRoot:
+            return descriptors.keys.filter { $0.isWithin(directory) }
+        }
     }
 }

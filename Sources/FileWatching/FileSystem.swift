@@ -24,18 +24,25 @@ public struct FileStatus: Sendable, Hashable {
     }
 }
 
-/// One entry of a directory listing.
-public struct DirectoryEntry: Sendable, Hashable {
-    public var name: String
+/// One entry of a directory listing, valid only during the listing's callback.
+///
+/// The name is handed over as the bytes `readdir` returned (checked to be UTF-8), so that a scan of
+/// 100,000 files classifies and hashes names without allocating a `String` for each.
+public struct DirectoryEntry {
+    /// The name's bytes, without the terminating NUL. Valid only during the callback.
+    public var nameBytes: UnsafeBufferPointer<UInt8>
     public var kind: FileKind
     /// Present when the listing's `wantsStatus` predicate asked for it (and the entry still existed).
     public var status: FileStatus?
 
-    public init(name: String, kind: FileKind, status: FileStatus? = nil) {
-        self.name = name
+    public init(nameBytes: UnsafeBufferPointer<UInt8>, kind: FileKind, status: FileStatus? = nil) {
+        self.nameBytes = nameBytes
         self.kind = kind
         self.status = status
     }
+
+    /// The name as a `String` (allocates for names longer than 15 bytes).
+    public var name: String { String(decoding: nameBytes, as: UTF8.self) }
 }
 
 /// The read-only filesystem operations the exporter needs: stat, and list a directory.
@@ -49,12 +56,12 @@ public protocol FileSystem: Sendable {
     /// Calls `body` for each entry of the directory at `path` except `.` and `..`.
     ///
     /// Entries whose name is not valid UTF-8 are skipped: Claude Code and Happy only write ASCII
-    /// names, so such a file is never activity and never a session. For an entry for which
+    /// names, so such a file is never activity and never a session. For a regular file for which
     /// `wantsStatus(name)` is true, the entry's ``DirectoryEntry/status`` is filled by `fstatat`
     /// relative to the open directory (no path is built); an entry that vanished meanwhile is skipped.
     func forEachEntry(
         in path: String,
-        wantsStatus: (String) -> Bool,
+        wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno)
 }
@@ -71,7 +78,7 @@ public struct LocalFileSystem: FileSystem {
 
     public func forEachEntry(
         in path: String,
-        wantsStatus: (String) -> Bool,
+        wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno) {
         let fd = try Syscall.retrying("open") { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
@@ -81,43 +88,51 @@ public struct LocalFileSystem: FileSystem {
             throw error
         }
         defer { closedir(directory) }
+        let descriptor = dirfd(directory)
         while true {
             errno = 0
             guard let entry = readdir(directory) else {
                 if errno != 0 { throw Errno.current("readdir") }
                 return
             }
-            let type = entry.pointee.d_type
-            let parsed: DirectoryEntry? = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+            let type = Int32(entry.pointee.d_type)
+            withUnsafeBytes(of: &entry.pointee.d_name) { raw in
                 let cName = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
-                if cName[0] == 46 && (cName[1] == 0 || (cName[1] == 46 && cName[2] == 0)) { return nil }
-                guard let name = String(validatingCString: cName) else { return nil }
+                let name = UnsafeBufferPointer(
+                    start: raw.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    count: strlen(cName)
+                )
+                if name.count <= 2 && name.allSatisfy({ $0 == UInt8(ascii: ".") }) { return }
+                guard Self.isUTF8(name) else { return }
                 var kind: FileKind
-                switch Int32(type) {
+                switch type {
                 case Int32(DT_REG): kind = .regular
                 case Int32(DT_DIR): kind = .directory
                 case Int32(DT_LNK), Int32(DT_UNKNOWN): kind = .other
-                default: return DirectoryEntry(name: name, kind: .other)
+                default: return body(DirectoryEntry(nameBytes: name, kind: .other))
                 }
-                let resolve = Int32(type) == Int32(DT_LNK) || Int32(type) == Int32(DT_UNKNOWN)
-                if resolve || (kind == .regular && wantsStatus(name)) {
-                    var info = stat()
-                    guard fstatat(dirfd(directory), cName, &info, 0) == 0 else {
-                        // Vanished since readdir, or a dangling link: report what is known.
-                        return resolve ? DirectoryEntry(name: name, kind: .other) : nil
-                    }
-                    let status = FileStatus(info)
-                    kind = status.kind
-                    return DirectoryEntry(
-                        name: name,
-                        kind: kind,
-                        status: kind == .regular && wantsStatus(name) ? status : nil
-                    )
+                let resolve = type == Int32(DT_LNK) || type == Int32(DT_UNKNOWN)
+                guard resolve || (kind == .regular && wantsStatus(name)) else {
+                    return body(DirectoryEntry(nameBytes: name, kind: kind))
                 }
-                return DirectoryEntry(name: name, kind: kind)
+                var info = stat()
+                guard fstatat(descriptor, cName, &info, 0) == 0 else {
+                    // Vanished since readdir (skip it), or a dangling link (report it as "other").
+                    if resolve { body(DirectoryEntry(nameBytes: name, kind: .other)) }
+                    return
+                }
+                let status = FileStatus(info)
+                kind = status.kind
+                let wanted = kind == .regular && (!resolve || wantsStatus(name))
+                body(DirectoryEntry(nameBytes: name, kind: kind, status: wanted ? status : nil))
             }
-            if let parsed { body(parsed) }
         }
+    }
+
+    /// ASCII names (all of Claude's) pass without decoding.
+    private static func isUTF8(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        if name.allSatisfy({ $0 < 0x80 }) { return true }
+        return String(validating: name, as: UTF8.self) != nil
     }
 }
 

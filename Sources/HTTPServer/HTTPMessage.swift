@@ -101,13 +101,29 @@ public struct HTTPResponse: Sendable, Equatable {
 
     /// The bytes on the wire: status line, headers, blank line and, unless `headOnly`, the body.
     func serialized(keepAlive: Bool, headOnly: Bool) -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(body.count)\r\n"
-        head += keepAlive ? "\r\n" : "Connection: close\r\n\r\n"
-        var bytes = Array(head.utf8)
-        if !headOnly { bytes += body }
+        var bytes: [UInt8] = []
+        write(to: &bytes, keepAlive: keepAlive, headOnly: headOnly)
         return bytes
+    }
+
+    /// Appends the bytes on the wire to `out` (the connection's output buffer, so nothing is copied twice).
+    func write(to out: inout [UInt8], keepAlive: Bool, headOnly: Bool) {
+        out.reserveCapacity(out.count + 128 + body.count)
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(contentsOf: String(status).utf8)
+        out.append(UInt8(ascii: " "))
+        out.append(contentsOf: Self.reason(status).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        for (name, value) in headers {
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            out.append(contentsOf: value.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        out.append(contentsOf: "Content-Length: ".utf8)
+        out.append(contentsOf: String(body.count).utf8)
+        out.append(contentsOf: keepAlive ? "\r\n\r\n".utf8 : "\r\nConnection: close\r\n\r\n".utf8)
+        if !headOnly { out.append(contentsOf: body) }
     }
 }
 

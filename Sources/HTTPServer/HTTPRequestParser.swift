@@ -97,7 +97,7 @@ public struct HTTPRequestParser: Sendable {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
                 line[line.startIndex..<colon].allSatisfy(Self.isTokenByte)
             else { return .error(status: 400, reason: "malformed header field") }
-            let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self).lowercased()
+            let name = String(decoding: line[line.startIndex..<colon].lazy.map(Self.asciiLowercased), as: UTF8.self)
             let value = String(decoding: line[(colon + 1)...], as: UTF8.self)[...].trimmingASCIISpaces()
             request.headers.append((name, String(value)))
             if request.headers.count > limits.maxHeaderFields {
@@ -159,6 +159,10 @@ public struct HTTPRequestParser: Sendable {
             version: (major, minor),
             headers: []
         )
+    }
+
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     private static func digit(_ byte: UInt8) -> Int? {

@@ -344,7 +344,7 @@ private final class EventLoop: @unchecked Sendable {
     }
 
     private func respond(_ connection: Connection, _ response: HTTPResponse, keepAlive: Bool, headOnly: Bool) {
-        connection.output += response.serialized(keepAlive: keepAlive, headOnly: headOnly)
+        response.write(to: &connection.output, keepAlive: keepAlive, headOnly: headOnly)
     }
 
     private func flush(_ connection: Connection, _ now: UInt64) {

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,5 +96,25 @@ public enum ProcStat {
             return Double(String(decoding: line.dropFirst(6), as: UTF8.self))
         }
         return nil
+    }
+}
+
+/// ``ProcessStatistics`` read at most once per `maxAge`: under a scrape storm the `/proc` reads (seven
+/// system calls) would otherwise cost more than rendering the metrics; at normal scrape rates every
+/// scrape reads fresh figures.
+public final class ProcessStatisticsCache: Sendable {
+    private let maxAgeNanoseconds: UInt64
+    private let cached = Mutex<(time: UInt64, value: ProcessStatistics)?>(nil)
+
+    public init(maxAgeSeconds: Double = 1) {
+        maxAgeNanoseconds = UInt64(maxAgeSeconds * 1_000_000_000)
+    }
+
+    public func current() -> ProcessStatistics {
+        let now = MonotonicClock.nanoseconds()
+        if let entry = cached.withLock({ $0 }), now - entry.time < maxAgeNanoseconds { return entry.value }
+        let value = ProcessStatistics.current()
+        cached.withLock { $0 = (now, value) }
+        return value
     }
 }

@@ -6,6 +6,7 @@ import Platform
 struct Routes: Sendable {
     let store: SnapshotStore
     let renderer: MetricsRenderer
+    let processStatistics = ProcessStatisticsCache()
 
     private static let paths = ["/metrics", "/health", "/"]
 
@@ -19,8 +20,8 @@ struct Routes: Sendable {
         let snapshot = store.snapshot
         switch request.path {
         case "/metrics":
-            let body = renderer.render(snapshot, now: Timestamp.now(), process: ProcessStatistics.current())
-            return HTTPResponse(status: 200, contentType: MetricsRenderer.contentType, body: body)
+            let body = renderer.renderBytes(snapshot, now: Timestamp.now(), process: processStatistics.current())
+            return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRenderer.contentType)], body: body)
         case "/health":
             return snapshot.healthy
                 ? .text(200, "OK")

@@ -308,6 +308,37 @@ struct ActivityTrackerTests {
         #expect(harness.messages(.notice).contains { $0.contains("corrected counts") })
     }
 
+    @Test("Periodic rescans trust watches: they stat only new names, and every tenth stats everything")
+    func trustingRescans() async {
+        let harness = Harness()
+        let repo = "\(projects)/-repo"
+        harness.fileSystem.addFile("\(repo)/\(uuid1).jsonl", modified: at(1_000))
+        await harness.tracker.start()
+        // A change in a watched folder without its event (as if lost): the cheap rescan does not stat it...
+        harness.fileSystem.touch("\(repo)/\(uuid1).jsonl", at(2_000))
+        // ...but a name it has not seen is stat'ed and counted.
+        harness.fileSystem.addFile("\(repo)/\(uuid2).jsonl", modified: at(1_500))
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.sessions == 2)
+        #expect(harness.snapshot.newest.transcripts?.time == at(1_500))
+        for _ in 2..<ActivityTracker.deepRescanEvery { await harness.tracker.rescan() }
+        #expect(harness.snapshot.newest.transcripts?.time == at(1_500))
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.newest.transcripts?.time == at(2_000))
+    }
+
+    @Test("Folders without a watch are stat'ed on every rescan")
+    func unwatchedFoldersStatted() async {
+        let harness = Harness()
+        let repo = "\(projects)/-repo"
+        harness.fileSystem.addFile("\(repo)/\(uuid1).jsonl", modified: at(1_000))
+        harness.registry.failWith(ENOSPC)
+        await harness.tracker.start()
+        harness.fileSystem.touch("\(repo)/\(uuid1).jsonl", at(2_000))
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.newest.transcripts?.time == at(2_000))
+    }
+
     @Test("A future modification time counts as now, once, and is logged once")
     func futureTime() async {
         let harness = Harness()

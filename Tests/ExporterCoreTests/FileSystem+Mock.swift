@@ -59,7 +59,7 @@ final class FakeFileSystem: FileSystem {
 
     func forEachEntry(
         in path: String,
-        wantsStatus: (String) -> Bool,
+        wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno) {
         let (directory, children) = nodes.withLock { nodes in
@@ -73,10 +73,13 @@ final class FakeFileSystem: FileSystem {
         guard directory.kind == .directory else { throw Errno(ENOTDIR, call: "open") }
         guard directory.readable else { throw Errno(EACCES, call: "open") }
         for (key, node) in children.sorted(by: { $0.key < $1.key }) {
-            let name = String(key.dropFirst(path == "/" ? 1 : path.count + 1))
-            let status =
-                node.kind == .regular && wantsStatus(name) ? FileStatus(kind: node.kind, modified: node.modified) : nil
-            body(DirectoryEntry(name: name, kind: node.kind, status: status))
+            var name = String(key.dropFirst(path == "/" ? 1 : path.count + 1))
+            name.withUTF8 { bytes in
+                let status =
+                    node.kind == .regular && wantsStatus(bytes)
+                    ? FileStatus(kind: node.kind, modified: node.modified) : nil
+                body(DirectoryEntry(nameBytes: bytes, kind: node.kind, status: status))
+            }
         }
     }
 

@@ -101,11 +101,11 @@ struct InotifyTests {
         try FileManager.default.createDirectory(atPath: directory + "/sub", withIntermediateDirectories: false)
         try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: directory + "/sub")
         try FileManager.default.createSymbolicLink(atPath: directory + "/dangling", withDestinationPath: "/nope")
-        var entries: [String: DirectoryEntry] = [:]
-        let isJSONL: (String) -> Bool = { $0.hasSuffix(".jsonl") }
-        let never: (String) -> Bool = { _ in false }
+        var entries: [String: (kind: FileKind, status: FileStatus?)] = [:]
+        let isJSONL: (UnsafeBufferPointer<UInt8>) -> Bool = { String(decoding: $0, as: UTF8.self).hasSuffix(".jsonl") }
+        let never: (UnsafeBufferPointer<UInt8>) -> Bool = { _ in false }
         try LocalFileSystem().forEachEntry(in: directory, wantsStatus: isJSONL) {
-            entries[$0.name] = $0
+            entries[$0.name] = ($0.kind, $0.status)
         }
         #expect(Set(entries.keys) == ["a.jsonl", "b.txt", "sub", "link", "dangling"])
         #expect(entries["a.jsonl"]?.kind == .regular)
