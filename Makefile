@@ -12,6 +12,10 @@ TEST_PACKAGES := prometheus
 TEST_COMMANDS := promtool
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
+# The benchmark needs wrk (scrape throughput) and strip (binutils).
+BENCH_PACKAGES := wrk binutils
+BENCH_COMMANDS := wrk strip
+BENCH_FLAGS ?= --large
 
 # $(call require,commands,packages): installs missing Debian packages when root; otherwise stops with
 # the one command that does.
@@ -27,7 +31,7 @@ define require
 	fi
 endef
 
-.PHONY: help deps demo-deps build release run demo test lint format clean
+.PHONY: help deps demo-deps bench-deps bench build release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -35,12 +39,16 @@ help:
 	@echo "make test     install what the tests need (Debian packages, as root) and run them"
 	@echo "make lint     swift format lint --strict, and a build with warnings as errors"
 	@echo "make release  build $(BINARY) (static Swift runtime)"
+	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
 
 deps:
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
 
 demo-deps:
 	$(call require,$(DEMO_COMMANDS),$(DEMO_PACKAGES))
+
+bench-deps:
+	$(call require,$(BENCH_COMMANDS),$(BENCH_PACKAGES))
 
 build:
 	$(SWIFT) build
@@ -53,6 +61,10 @@ run: release
 
 demo: demo-deps build
 	@bash scripts/demo.sh .build/debug/claude-metrics-exporter
+
+# Measures the performance budget (README, "Performance"): about 5 minutes. BENCH_FLAGS=--help for options.
+bench: bench-deps release
+	python3 bench/bench.py $(BENCH_FLAGS)
 
 test: deps
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors

@@ -15,9 +15,10 @@ let package = Package(
         .target(name: "CInotify"),
         .target(name: "CEpoll"),
         .target(name: "CBuildInfo"),
+        .target(name: "CMalloc"),
 
         // Platform wrappers: the one seam every syscall goes through, threads, clocks, /proc.
-        .target(name: "Platform"),
+        .target(name: "Platform", dependencies: ["CMalloc"]),
         .target(
             name: "FileWatching",
             dependencies: ["CInotify", "Platform"]

@@ -198,6 +198,7 @@ public actor ActivityTracker {
         establish(.claude)
         establish(.happy)
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
+        if statEverything { Heap.trim() }
         snapshot.lastScanDuration = seconds
         snapshot.rescans &+= 1
         let metadata: Logger.Metadata = [
@@ -324,49 +325,60 @@ public actor ActivityTracker {
         }
         let present = Set(slugs)
         for slug in tree.projects.keys where !present.contains(slug) { dropProject(slug) }
-        for slug in slugs { scanProject(slug) }
+        scanProjects(slugs)
     }
 
     private func scanProject(_ slug: String) {
-        let path = projectPath(slug)
-        // Trust only a watch that was already in place before this scan (a new one may have missed changes).
-        let trusted = !statEverything && table.descriptor(for: .project(slug)) != nil
-        guard watch(.project(slug), path) != .vanished else { return dropProject(slug) }
-        var contents = ProjectContents()
-        var newest: (time: Timestamp, name: String)?
-        var sessionFolders: [String] = []
-        let known = trusted ? tree.projects[slug]?.transcripts : []
-        contents.transcripts.reserveCapacity(tree.projects[slug]?.transcripts.count ?? 0)
-        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
-            ClaudeLayout.isTranscript(name) && known?.contains(ClaudeLayout.nameHash(name)) != true
-        }
-        do {
-            try fileSystem.forEachEntry(in: path, wantsStatus: wantsStatus) { entry in
-                let name = entry.nameBytes
-                if entry.kind == .directory {
-                    if ClaudeLayout.isSessionDirectory(name) { sessionFolders.append(entry.name) }
-                    return
-                }
-                guard entry.kind == .regular, ClaudeLayout.isTranscript(name) else { return }
-                contents.transcripts.insert(ClaudeLayout.nameHash(name))
-                if ClaudeLayout.isSession(name) { contents.sessions += 1 }
-                if let status = entry.status, newest == nil || status.modified > newest!.time {
-                    newest = (status.modified, entry.name)
-                }
+        scanProjects([slug])
+    }
+
+    /// Watches each project folder, then lists them (on several threads when there are many), then
+    /// applies what the listings found.
+    private func scanProjects(_ slugs: [String]) {
+        var jobs: [ProjectListing.Job] = []
+        jobs.reserveCapacity(slugs.count)
+        for slug in slugs {
+            // Trust only a watch that was in place before this scan: a new one may have missed changes.
+            let trusted = !statEverything && table.descriptor(for: .project(slug)) != nil
+            let path = projectPath(slug)
+            guard watch(.project(slug), path) != .vanished else {
+                dropProject(slug)
+                continue
             }
-        } catch {
+            jobs.append(
+                ProjectListing.Job(slug: slug, path: path, known: trusted ? tree.projects[slug]?.transcripts : nil)
+            )
+        }
+        let fileSystem = fileSystem
+        // In batches, so that the listings waiting to be applied stay few.
+        let batch = 64
+        for start in stride(from: 0, to: jobs.count, by: batch) {
+            let part = Array(jobs[start..<min(start + batch, jobs.count)])
+            let threads = part.count >= 8 ? ParallelWork.threads() : 1
+            for listing in ParallelWork.map(part, threads: threads, { ProjectListing.list($0, fileSystem: fileSystem) })
+            {
+                apply(listing)
+            }
+        }
+    }
+
+    private func apply(_ listing: ProjectListing) {
+        let slug = listing.slug
+        if let error = listing.error {
             if error.code == ENOENT || error.code == ENOTDIR { return dropProject(slug) }
-            logUnreadable(path, error)
+            logUnreadable(projectPath(slug), error)
             return
         }
-        let folders = Set(sessionFolders)
+        let folders = Set(listing.sessionFolders)
         for directory in table.directories(within: .project(slug)) {
             if case .sessionFolder(_, let session) = directory, !folders.contains(session) { unwatchTree(directory) }
         }
-        tree.setProject(slug, contents)
-        if let newest { observe(.transcripts, newest.time, path + "/" + newest.name, fromEvent: false) }
-        for session in sessionFolders {
-            let transcript = try? fileSystem.status(of: path + "/" + session + ".jsonl")
+        tree.setProject(slug, listing.contents)
+        if let newest = listing.newest {
+            observe(.transcripts, newest.time, projectPath(slug) + "/" + newest.name, fromEvent: false)
+        }
+        for session in listing.sessionFolders {
+            let transcript = try? fileSystem.status(of: projectPath(slug) + "/" + session + ".jsonl")
             scanSessionFolder(slug, session, transcriptTime: transcript?.modified)
         }
     }

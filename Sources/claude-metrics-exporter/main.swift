@@ -51,6 +51,8 @@ do {
 }
 
 // --once is for cron jobs and textfile collectors: only warnings, unless debugging was asked for.
+Heap.useSingleArena()
+
 let logLevel = once && configuration.logLevel != .debug ? max(configuration.logLevel, .warning) : configuration.logLevel
 LoggingSystem.bootstrap { _ in TextLogHandler(logLevel: logLevel) }
 let logger = Logger(label: "claude-metrics-exporter")
@@ -138,6 +140,9 @@ do {
     fail("cannot start the HTTP server: \(error)", status: 1)
 }
 logger.info("listening", metadata: ["address": "\(listener.address)", "port": "\(listener.port)"])
+// Startup's code will not run again: let the kernel take those clean, file-backed pages back now.
+let releasedCode = CodePages.release()
+logger.debug("released startup code pages", metadata: ["bytes": "\(releasedCode)"])
 
 if let reader {
     Task {

@@ -114,6 +114,25 @@ struct ActivityTrackerTests {
         )
     }
 
+    @Test("Many project folders are listed on several threads with the same result")
+    func parallelListing() async {
+        let harness = Harness()
+        for project in 0..<40 {
+            for session in 0..<(project % 5) {
+                harness.fileSystem.addFile(
+                    "\(projects)/-p\(project)/session-\(session).jsonl",
+                    modified: at(Int64(1_000 + project))
+                )
+            }
+            harness.fileSystem.addFile("\(projects)/-p\(project)/agent-x.jsonl", modified: at(500))
+        }
+        await harness.tracker.start()
+        #expect(harness.snapshot.sessions == (0..<40).reduce(0) { $0 + $1 % 5 })
+        #expect(harness.snapshot.files.transcripts == harness.snapshot.sessions + 40)
+        #expect(harness.snapshot.newest.transcripts?.time == at(1_039))
+        #expect(harness.snapshot.newest.transcripts?.path == "\(projects)/-p39/session-0.jsonl")
+    }
+
     @Test("Happy logs are exported but drive activity only when ACTIVITY_SOURCES names them")
     func happyLogsDoNotDriveByDefault() async {
         for (sources, active) in [
