@@ -12,6 +12,9 @@ struct ProjectListing: Sendable {
         var path: String
         /// Transcripts a trusted watch already reported: not stat'ed again. `nil`: stat every transcript.
         var known: Set<UInt64>?
+        /// With a trusted watch: the folder's modification time at the last listing. If it is the same now,
+        /// the folder is not listed again.
+        var listedAt: Timestamp?
     }
 
     var slug: String
@@ -22,9 +25,18 @@ struct ProjectListing: Sendable {
     var sessionFolders: [String] = []
     /// Why the folder could not be listed.
     var error: Errno?
+    /// The folder was not listed: it has not changed since the last listing.
+    var unchanged = false
 
     static func list(_ job: Job, fileSystem: any FileSystem) -> ProjectListing {
         var listing = ProjectListing(slug: job.slug)
+        // The folder's time before listing: a change during the listing makes the next rescan list it again.
+        let folderTime = try? fileSystem.status(of: job.path).modified
+        if let listedAt = job.listedAt, listedAt == folderTime {
+            listing.unchanged = true
+            return listing
+        }
+        listing.contents.listedAt = folderTime
         listing.contents.transcripts.reserveCapacity(job.known?.count ?? 0)
         var newestTime: Timestamp?
         var newestName: [UInt8] = []

@@ -11,6 +11,9 @@ struct ProjectContents: Equatable, Sendable {
     /// Session folders that exist but are not watched because nothing in them changed recently.
     /// A change to the session's transcript brings them back under watch.
     var unwatchedSessionFolders: Set<UInt64> = []
+    /// The folder's modification time when it was last listed: while it is unchanged (and the folder is
+    /// watched), no entry can have been added or removed, so a periodic rescan need not list it again.
+    var listedAt: Timestamp?
 
     var transcriptFiles: Int { subagents.values.reduce(transcripts.count) { $0 + $1.count } }
 }

@@ -346,6 +346,24 @@ struct ActivityTrackerTests {
         #expect(harness.snapshot.newest.transcripts?.time == at(2_000))
     }
 
+    @Test("A watched folder whose modification time has not changed is not listed again by a periodic rescan")
+    func unchangedFolderSkipped() async {
+        let harness = Harness()
+        let repo = "\(projects)/-repo"
+        harness.fileSystem.addFile("\(repo)/\(uuid1).jsonl", modified: at(1_000))
+        harness.fileSystem.addFile("\(repo)/\(uuid2).jsonl", modified: at(1_000))
+        await harness.tracker.start()
+        // A file removed behind the exporter's back, and the folder's time put back as it was: the cheap
+        // rescan cannot see it (it trusts the folder's time), the deep one does.
+        let folderTime = try? harness.fileSystem.status(of: repo).modified
+        harness.fileSystem.remove("\(repo)/\(uuid2).jsonl")
+        if let folderTime { harness.fileSystem.touch(repo, folderTime) }
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.sessions == 2)
+        for _ in 2...ActivityTracker.deepRescanEvery { await harness.tracker.rescan() }
+        #expect(harness.snapshot.sessions == 1)
+    }
+
     @Test("Folders without a watch are stat'ed on every rescan")
     func unwatchedFoldersStatted() async {
         let harness = Harness()

@@ -20,7 +20,16 @@ final class FakeFileSystem: FileSystem {
     /// Creates the file and any missing parent directories.
     func addFile(_ path: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
         addDirectory(parent(path))
-        nodes.withLock { $0[path] = Node(kind: .regular, modified: modified) }
+        nodes.withLock { nodes in
+            if nodes[path] == nil { bumpParent(of: path, in: &nodes) }
+            nodes[path] = Node(kind: .regular, modified: modified)
+        }
+    }
+
+    /// As the kernel does: an entry created in or removed from a directory changes the directory's mtime.
+    private func bumpParent(of path: String, in nodes: inout [String: Node]) {
+        let folder = parent(path)
+        if let old = nodes[folder]?.modified { nodes[folder]?.modified = old.adding(seconds: 0.001) }
     }
 
     /// Creates the directory and any missing parents (`mkdir -p`).
@@ -44,6 +53,7 @@ final class FakeFileSystem: FileSystem {
     func remove(_ path: String) {
         nodes.withLock { nodes in
             for key in nodes.keys where key == path || key.hasPrefix(path + "/") { nodes[key] = nil }
+            bumpParent(of: path, in: &nodes)
         }
     }
 
