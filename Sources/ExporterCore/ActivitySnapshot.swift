@@ -24,6 +24,12 @@ public struct ActivitySnapshot: Sendable, Equatable {
     public var lastScanDuration = 0.0
     /// When the exporter started: "idle since" when no activity file exists yet.
     public var startTime: Timestamp
+    /// Live registry entries per status, in ``AgentStatus/allCases`` order.
+    public var agentSessions = [Int](repeating: 0, count: AgentStatus.allCases.count)
+    /// Whether a live registry entry is `busy` or `waiting` right now: activity "now", at every scrape.
+    public var statusActive = false
+    /// The live registry entries, by pid.
+    public var liveSessions: [LiveSession] = []
 
     public init(startTime: Timestamp) {
         self.startTime = startTime
@@ -43,6 +49,9 @@ public struct ActivitySnapshot: Sendable, Equatable {
     /// The contract's view at `now`: the activity timestamp (0 when none), whether the agent is active,
     /// and minutes since the last activity (since the exporter started when there is none).
     public func status(at now: Timestamp, idleTimeoutSeconds: Double, sources: Set<ActivitySource>) -> ActivityStatus {
+        if statusActive && sources.contains(.status) {
+            return ActivityStatus(timestamp: now.secondsSinceEpoch, active: true, secondsSince: 0, source: .status)
+        }
         guard let (source, activity) = newest(among: sources) else {
             return ActivityStatus(
                 timestamp: 0,
@@ -58,6 +67,20 @@ public struct ActivitySnapshot: Sendable, Equatable {
             secondsSince: age,
             source: source
         )
+    }
+}
+
+extension ActivitySnapshot {
+    /// The newest activity of one source at `now` (0 before any): "now" for the registry while an entry is
+    /// busy or waiting.
+    public func sourceTime(_ source: ActivitySource, at now: Timestamp) -> Double {
+        if source == .status && statusActive { return now.secondsSinceEpoch }
+        return newest[source]?.time.secondsSinceEpoch ?? 0
+    }
+
+    /// Live registry entries with `status`.
+    public func agentSessions(_ status: AgentStatus) -> Int {
+        agentSessions[AgentStatus.allCases.firstIndex(of: status)!]
     }
 }
 

@@ -59,6 +59,7 @@ public enum ScanReason: String, Sendable {
 public actor ActivityTracker {
     private let settings: TrackerSettings
     private let fileSystem: any FileSystem
+    private let processes: any ProcessTable
     private let registry: (any WatchRegistry)?
     private let clock: @Sendable () -> Timestamp
     private let store: SnapshotStore
@@ -77,6 +78,11 @@ public actor ActivityTracker {
     private var watchFailuresLogged: Set<Int32> = []
     private var unreadableLogged: Set<String> = []
     private var transitionListeners: [@Sendable (ActivitySnapshot) -> Void] = []
+    /// The session registry by file name, and what was last logged of each live process.
+    private var sessionEntries: [String: RegistryEntry] = [:]
+    private var liveStatuses: [Int32: (status: AgentStatus, session: String)] = [:]
+    private var registryTimer: Task<Void, Never>?
+    private var registryProblemsLogged: Set<String> = []
     /// Whether the scan under way stats every file, or trusts the watches (see ``scan(_:)``).
     private var statEverything = true
     private var periodicScans = 0
@@ -96,10 +102,12 @@ public actor ActivityTracker {
         store: SnapshotStore,
         executor: ThreadExecutor,
         logger: Logger,
+        processes: any ProcessTable = LocalProcessTable(),
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
     ) {
         self.settings = settings
         self.fileSystem = fileSystem
+        self.processes = processes
         self.registry = registry
         self.store = store
         self.executor = executor
@@ -173,6 +181,7 @@ public actor ActivityTracker {
         sessionFolderPath(slug, session) + "/" + ClaudeLayout.subagents
     }
     private var historyPath: String { settings.claudeDirectory + "/" + ClaudeLayout.history }
+    private var sessionsPath: String { settings.claudeDirectory + "/" + ClaudeLayout.sessions }
     private var happyLogsPath: String { settings.happyDirectory + "/" + ClaudeLayout.happyLogs }
     private func rootPath(_ root: Root) -> String {
         root == .claude ? settings.claudeDirectory : settings.happyDirectory
@@ -262,6 +271,7 @@ public actor ActivityTracker {
         case .claude:
             unwatchTree(.claudeRoot)
             dropProjects()
+            dropRegistry()
             tree.historyPresent = false
             setClaudeReadable(true, path: settings.claudeDirectory, error: nil)
         case .happy:
@@ -293,12 +303,16 @@ public actor ActivityTracker {
 
     private func scanClaudeRoot() {
         var projectsExists = false
+        var sessionsExists = false
         var history: FileStatus?
         do {
             try fileSystem.forEachEntry(in: settings.claudeDirectory, wantsStatus: ClaudeLayout.isHistory) {
                 entry in
                 if entry.kind == .directory && entry.nameBytes.elementsEqual(ClaudeLayout.projects.utf8) {
                     projectsExists = true
+                }
+                if entry.kind == .directory && entry.nameBytes.elementsEqual(ClaudeLayout.sessions.utf8) {
+                    sessionsExists = true
                 }
                 if entry.kind == .regular && ClaudeLayout.isHistory(entry.nameBytes) { history = entry.status }
             }
@@ -311,6 +325,7 @@ public actor ActivityTracker {
         tree.historyPresent = history != nil
         if let history { observe(.history, history.modified, historyPath, fromEvent: false) }
         if projectsExists { scanProjects() } else { dropProjects() }
+        if sessionsExists { scanRegistry() } else { dropRegistry() }
     }
 
     private func scanProjects() {
@@ -501,6 +516,144 @@ public actor ActivityTracker {
         tree.setSubagents(nil, session: session, project: slug)
     }
 
+    // MARK: - Session registry
+
+    /// Watches `sessions/` and reads the registry files whose modification time changed since last read.
+    private func scanRegistry() {
+        guard watch(.sessions, sessionsPath) != .vanished else { return dropRegistry() }
+        var files: [(name: String, modified: Timestamp)] = []
+        do {
+            try fileSystem.forEachEntry(in: sessionsPath, wantsStatus: ClaudeLayout.isRegistryFile) { entry in
+                if entry.kind == .regular, let status = entry.status, ClaudeLayout.isRegistryFile(entry.nameBytes) {
+                    files.append((entry.name, status.modified))
+                }
+            }
+        } catch {
+            if error.code == ENOENT || error.code == ENOTDIR { return dropRegistry() }
+            logUnreadable(sessionsPath, error)
+            return
+        }
+        let present = Set(files.map(\.name))
+        for name in sessionEntries.keys where !present.contains(name) { sessionEntries[name] = nil }
+        for file in files where sessionEntries[file.name]?.modified != file.modified { readRegistryFile(file.name) }
+        refreshRegistry()
+    }
+
+    private func dropRegistry() {
+        unwatch(.sessions)
+        sessionEntries = [:]
+        refreshRegistry()
+    }
+
+    /// Reads one registry file (at most 64 KiB). A file cut short by a write in progress keeps the entry
+    /// read before; the next event reads it again. Problems are logged once per file, at debug level
+    /// except for an oversized file.
+    private func readRegistryFile(_ name: String) {
+        let path = sessionsPath + "/" + name
+        guard let status = try? fileSystem.status(of: path), status.kind == .regular else {
+            sessionEntries[name] = nil
+            return
+        }
+        let bytes: [UInt8]
+        do {
+            let (read, truncated) = try fileSystem.contents(of: path, limit: ClaudeLayout.registryFileLimit)
+            guard !truncated else {
+                sessionEntries[name] = nil
+                if registryProblemsLogged.insert("large:" + name).inserted {
+                    logger.warning(
+                        "session registry file larger than 64 KiB; skipped",
+                        metadata: ["path": "\(path)"]
+                    )
+                }
+                return
+            }
+            bytes = read
+        } catch {
+            if error.code == ENOENT { sessionEntries[name] = nil }
+            return
+        }
+        switch RegistryEntry.parse(bytes, fileName: name, modified: status.modified) {
+        case .success(let entry):
+            sessionEntries[name] = entry
+        case .failure(.malformed(let reason)):
+            logger.debug(
+                "session registry file not complete; keeping what was read before",
+                metadata: ["path": "\(path)", "reason": "\(reason)"]
+            )
+        case .failure(.notAnEntry(let reason)):
+            sessionEntries[name] = nil
+            if registryProblemsLogged.count < 1000, registryProblemsLogged.insert(name).inserted {
+                logger.debug(
+                    "not a session registry entry; ignored",
+                    metadata: ["path": "\(path)", "reason": "\(reason)"]
+                )
+            }
+        }
+    }
+
+    /// Re-evaluates which registry entries are live, logs status changes, and keeps a 1-second liveness
+    /// check running while there are entries (a process that dies without removing its file stops counting
+    /// within about a second).
+    private func refreshRegistry() {
+        let now = clock()
+        var counts = [Int](repeating: 0, count: AgentStatus.allCases.count)
+        var live: [LiveSession] = []
+        var current: [Int32: (status: AgentStatus, session: String)] = [:]
+        for entry in sessionEntries.values
+        where entry.isLive(processes: processes, now: now, freshness: settings.idleTimeoutSeconds) {
+            counts[AgentStatus.allCases.firstIndex(of: entry.status)!] += 1
+            live.append(
+                LiveSession(
+                    pid: entry.pid,
+                    sessionID: entry.sessionID,
+                    status: entry.status,
+                    rawStatus: entry.rawStatus,
+                    cwd: entry.cwd
+                )
+            )
+            current[entry.pid] = (entry.status, entry.sessionID)
+        }
+        for pid in Set(current.keys).union(liveStatuses.keys).sorted() {
+            let before = liveStatuses[pid]
+            let after = current[pid]
+            guard before?.status != after?.status || before?.session != after?.session else { continue }
+            logger.info(
+                after == nil ? "agent session ended" : "agent session status",
+                metadata: [
+                    "pid": "\(pid)", "session_id": "\(after?.session ?? before?.session ?? "")",
+                    "status": "\(after?.status.rawValue ?? "gone")", "previous": "\(before?.status.rawValue ?? "none")",
+                ]
+            )
+        }
+        liveStatuses = current
+        snapshot.agentSessions = counts
+        snapshot.liveSessions = live.sorted { $0.pid < $1.pid }
+        snapshot.statusActive = live.contains { $0.status.isActivity }
+        tree.registryEntries = sessionEntries.count
+        if snapshot.statusActive, let busy = live.first(where: { $0.status.isActivity }) {
+            observe(.status, now, sessionsPath + "/\(busy.pid).json", fromEvent: true)
+        }
+        if !sessionEntries.isEmpty && registryTimer == nil {
+            registryTimer = Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    guard let self, await self.registryTick() else { return }
+                }
+            }
+        }
+    }
+
+    /// The liveness check; returns false (ending the timer) once the registry is empty.
+    private func registryTick() -> Bool {
+        refreshRegistry()
+        publish()
+        if sessionEntries.isEmpty {
+            registryTimer = nil
+            return false
+        }
+        return true
+    }
+
     // MARK: - Events
 
     private func apply(_ event: InotifyEvent) {
@@ -520,6 +673,12 @@ public actor ActivityTracker {
                     } else {
                         dropProjects()
                     }
+                } else if name == ClaudeLayout.sessions && structural {
+                    if (try? fileSystem.status(of: sessionsPath))?.kind == .directory {
+                        scanRegistry()
+                    } else {
+                        dropRegistry()
+                    }
                 } else if name == ClaudeLayout.history {
                     let status = try? fileSystem.status(of: historyPath)
                     tree.historyPresent = status?.kind == .regular
@@ -529,6 +688,11 @@ public actor ActivityTracker {
                 }
             case .projects:
                 if structural { scanProject(name) }
+            case .sessions:
+                if ClaudeLayout.isRegistryFile(name) {
+                    readRegistryFile(name)
+                    refreshRegistry()
+                }
             case .project(let slug):
                 if ClaudeLayout.isTranscript(name) {
                     transcriptChanged(name, slug)
@@ -604,6 +768,12 @@ public actor ActivityTracker {
                     scanProjects()
                 } else {
                     dropProjects()
+                }
+            case .sessions:
+                if (try? fileSystem.status(of: sessionsPath))?.kind == .directory {
+                    scanRegistry()
+                } else {
+                    dropRegistry()
                 }
             case .project(let slug): scanProject(slug)
             case .sessionFolder(let slug, let session), .subagents(let slug, let session):

@@ -8,6 +8,9 @@ public enum ClaudeLayout {
     public static let history = "history.jsonl"
     public static let subagents = "subagents"
     public static let happyLogs = "logs"
+    public static let sessions = "sessions"
+    /// Registry files are a few hundred bytes; anything larger than this is skipped.
+    public static let registryFileLimit = 64 * 1024
 
     /// A transcript: `*.jsonl` directly in a project folder or in a `subagents/` folder.
     public static func isTranscript(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -33,6 +36,11 @@ public enum ClaudeLayout {
     /// `history.jsonl`, the one file directly in the Claude directory that is activity.
     public static func isHistory(_ name: UnsafeBufferPointer<UInt8>) -> Bool { name.elementsEqual(history.utf8) }
 
+    /// A session-registry file: `*.json` directly in `$CLAUDE_DIR/sessions/` (not hidden).
+    public static func isRegistryFile(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count > 5 && name[0] != UInt8(ascii: ".") && hasSuffix(name, json)
+    }
+
     /// For listings that need no `stat` at all.
     public static func never(_ name: UnsafeBufferPointer<UInt8>) -> Bool { false }
 
@@ -41,10 +49,12 @@ public enum ClaudeLayout {
     public static func isSession(_ name: String) -> Bool { bytes(of: name, isSession) }
     public static func isSessionDirectory(_ name: String) -> Bool { bytes(of: name, isSessionDirectory) }
     public static func isHappyLog(_ name: String) -> Bool { bytes(of: name, isHappyLog) }
+    public static func isRegistryFile(_ name: String) -> Bool { bytes(of: name, isRegistryFile) }
     public static func nameHash(_ name: String) -> UInt64 { bytes(of: name, nameHash) }
 
     private static let jsonl = Array(".jsonl".utf8)
     private static let log = Array(".log".utf8)
+    private static let json = Array(".json".utf8)
     private static let sessionPrefix = Array("session-".utf8)
 
     private static func bytes<Result>(of name: String, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {

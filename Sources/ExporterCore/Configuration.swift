@@ -219,11 +219,11 @@ extension ExporterConfiguration {
             variable: "ACTIVITY_SOURCES",
             flag: "--activity-sources",
             placeholder: "LIST",
-            help: "comma-separated sources that make the agent active: transcripts, history, happy_logs "
-                + "(default transcripts,history)"
+            help: "comma-separated sources that make the agent active: transcripts, history, status, "
+                + "happy_logs (default transcripts,history,status)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed =
-                "expected a comma-separated list of one or more of transcripts, history, happy_logs"
+                "expected a comma-separated list of one or more of transcripts, history, status, happy_logs"
             var sources: Set<ActivitySource> = []
             for word in value.split(separator: ",") {
                 let name = trimmed(String(word)).lowercased()

@@ -77,7 +77,8 @@ public struct MetricsRenderer: Sendable {
                 case .sessions: Double(snapshot.sessions)
                 case .minutesSince: status.secondsSince / 60
                 case .healthy: snapshot.healthy ? 1 : 0
-                case .sourceActivity(let source): snapshot.newest[source]?.time.secondsSinceEpoch ?? 0
+                case .sourceActivity(let source): snapshot.sourceTime(source, at: now)
+                case .agentSessions(let status): Double(snapshot.agentSessions(status))
                 case .files(let source): Double(snapshot.files[source])
                 case .one: 1
                 case .watches: Double(snapshot.watches)
@@ -103,6 +104,7 @@ public struct MetricsRenderer: Sendable {
         case lastActivity, active, sessions, minutesSince, healthy
         case sourceActivity(ActivitySource)
         case files(ActivitySource)
+        case agentSessions(AgentStatus)
         case one, watches, watchErrors, events, rescans, overflows, scanDuration
         case cpu, openFileDescriptors, maxFileDescriptors, residentMemory, startTime
     }
@@ -171,6 +173,13 @@ public struct MetricsRenderer: Sendable {
         t.family("claude_activity_files", "Files that each activity source is currently made of.")
         for source in ActivitySource.allCases {
             t.sample("claude_activity_files", "{\(agentLabels),source=\"\(source.rawValue)\"}", .files(source))
+        }
+        t.family(
+            "claude_agent_sessions",
+            "Live Claude Code processes in the session registry ($CLAUDE_DIR/sessions/<pid>.json), by status."
+        )
+        for status in AgentStatus.allCases {
+            t.sample("claude_agent_sessions", "{\(agentLabels),status=\"\(status.rawValue)\"}", .agentSessions(status))
         }
         t.family("claude_exporter_build_info", "Version and git revision of the exporter; always 1.")
         t.sample(

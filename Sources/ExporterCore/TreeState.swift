@@ -44,6 +44,10 @@ struct TreeState: Sendable {
     var historyPresent = false {
         didSet { files.history = historyPresent ? 1 : 0 }
     }
+    /// Registry files that are current-generation entries.
+    var registryEntries = 0 {
+        didSet { files.status = registryEntries }
+    }
 
     /// Replaces (or, with `nil`, removes) a project's contents, keeping the totals right.
     mutating func setProject(_ slug: String, _ contents: ProjectContents?) {

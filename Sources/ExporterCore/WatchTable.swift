@@ -10,6 +10,8 @@ public enum Root: String, Sendable, Hashable, CaseIterable {
 enum WatchedDirectory: Hashable, Sendable {
     case claudeRoot
     case projects
+    /// `$CLAUDE_DIR/sessions/`, Claude Code's live session registry.
+    case sessions
     case project(String)
     case sessionFolder(project: String, session: String)
     case subagents(project: String, session: String)
@@ -29,7 +31,8 @@ enum WatchedDirectory: Hashable, Sendable {
     /// Whether `self` lies inside `other`'s directory (or is it).
     func isWithin(_ other: WatchedDirectory) -> Bool {
         switch (other, self) {
-        case (.claudeRoot, .claudeRoot), (.claudeRoot, .projects), (.claudeRoot, .project),
+        case (.claudeRoot, .claudeRoot), (.claudeRoot, .projects), (.claudeRoot, .project), (.claudeRoot, .sessions),
+            (.sessions, .sessions),
             (.claudeRoot, .sessionFolder), (.claudeRoot, .subagents):
             return true
         case (.projects, .projects), (.projects, .project), (.projects, .sessionFolder), (.projects, .subagents):
@@ -114,7 +117,7 @@ struct WatchTable: Sendable {
             return inner.filter { descriptors[$0] != nil }
         case .sessionFolder(let project, let session):
             return [directory, .subagents(project: project, session: session)].filter { descriptors[$0] != nil }
-        case .subagents, .happyLogs, .ancestor:
+        case .subagents, .happyLogs, .ancestor, .sessions:
             return descriptors[directory] == nil ? [] : [directory]
         case .claudeRoot, .projects, .happyRoot:
             return descriptors.keys.filter { $0.isWithin(directory) }

@@ -53,6 +53,10 @@ public protocol FileSystem: Sendable {
     /// `stat(2)` of `path`, following symbolic links.
     func status(of path: String) throws(Errno) -> FileStatus
 
+    /// The first `limit` bytes of the file at `path`, and whether it is longer. Only the session registry's
+    /// small files are ever read.
+    func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool)
+
     /// Calls `body` for each entry of the directory at `path` except `.` and `..`.
     ///
     /// Entries whose name is not valid UTF-8 are skipped: Claude Code and Happy only write ASCII
@@ -74,6 +78,10 @@ public struct LocalFileSystem: FileSystem {
         var info = stat()
         _ = try Syscall.retrying("stat") { stat(path, &info) }
         return FileStatus(info)
+    }
+
+    public func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool) {
+        try SmallFile.read(path, limit: limit)
     }
 
     public func forEachEntry(

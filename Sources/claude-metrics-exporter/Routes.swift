@@ -38,6 +38,16 @@ struct Routes: Sendable {
             sources: renderer.drivingSources
         )
         let state = status.active ? "active" : "idle"
+        var sessions = ""
+        for session in snapshot.liveSessions {
+            sessions +=
+                "<li>pid \(session.pid): <b>\(escapeHTML(session.rawStatus))</b>, session "
+                + "\(escapeHTML(session.sessionID)) in \(escapeHTML(session.cwd))</li>\n"
+        }
+        let live =
+            sessions.isEmpty
+            ? "<p>No live Claude Code process in the session registry.</p>"
+            : "<p>Live Claude Code processes:</p>\n<ul>\n\(sessions)</ul>"
         return """
             <!DOCTYPE html>
             <html><head><meta charset="utf-8"><title>Claude Metrics Exporter</title></head>
@@ -45,6 +55,7 @@ struct Routes: Sendable {
             <h1>Claude Metrics Exporter</h1>
             <p>Agent \(escapeHTML(renderer.podName)) (\(escapeHTML(renderer.repositoryName))) is <b>\(state)</b>, \
             \(snapshot.sessions) sessions.</p>
+            \(live)
             <ul>
             <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
             <li><a href="/health">/health</a>: health check</li>

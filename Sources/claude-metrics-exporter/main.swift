@@ -78,6 +78,12 @@ if once {
     )
     await tracker.start()
     print(renderer.render(store.snapshot, now: Timestamp.now(), process: ProcessStatistics.current()), terminator: "")
+    // The live registry entries, for a person reading along; stdout stays pure exposition format.
+    for session in store.snapshot.liveSessions {
+        StandardError.write(
+            "live session: pid \(session.pid) status \(session.rawStatus) session \(session.sessionID) cwd \(session.cwd)\n"
+        )
+    }
     exit(0)
 }
 

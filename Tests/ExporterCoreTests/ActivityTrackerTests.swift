@@ -471,3 +471,113 @@ struct ActivityTrackerTests {
         #expect(harness.registry.watchedPaths.isEmpty)
     }
 }
+
+@Suite("The session registry in the tracker")
+struct RegistryTrackerTests {
+    private let sessions = claude + "/sessions"
+
+    private func registryFile(pid: Int32, status: String, start: UInt64 = 7, updated: Int64 = 9_999_000) -> String {
+        #"{"pid":\#(pid),"sessionId":"s\#(pid)","cwd":"/r","status":"\#(status)","statusUpdatedAt":\#(updated),"procStart":"\#(start)"}"#
+    }
+
+    private func harness(_ processes: FakeProcessTable) -> (Harness, ActivityTracker) {
+        let harness = Harness()
+        let tracker = ActivityTracker(
+            settings: TrackerSettings(claudeDirectory: claude, happyDirectory: happy, idleTimeoutSeconds: 600),
+            fileSystem: harness.fileSystem,
+            registry: harness.registry,
+            store: harness.store,
+            executor: executor,
+            logger: Logger(label: "test") { _ in harness.logs },
+            processes: processes,
+            clock: { harness.clock.now }
+        )
+        return (harness, tracker)
+    }
+
+    @Test("A live busy entry is activity now; idle and dead ones are not; statuses are counted")
+    func busyIdleDead() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        processes.start(10, ticks: 7)
+        processes.start(11, ticks: 7)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+        harness.fileSystem.writeFile("\(sessions)/11.json", registryFile(pid: 11, status: "idle"))
+        harness.fileSystem.writeFile("\(sessions)/12.json", registryFile(pid: 12, status: "busy"))  // dead
+        harness.fileSystem.writeFile("\(sessions)/pid-9.json", #"{"session_id":"old","cwd":"/r"}"#)
+        await tracker.start()
+        var snapshot = harness.store.snapshot
+        #expect(snapshot.agentSessions(.busy) == 1)
+        #expect(snapshot.agentSessions(.idle) == 1)
+        #expect(snapshot.files.status == 3)
+        #expect(snapshot.statusActive)
+        let now = Timestamp(seconds: 123_456)
+        #expect(snapshot.status(at: now, idleTimeoutSeconds: 600, sources: [.status]).timestamp == 123_456)
+        #expect(!snapshot.status(at: now, idleTimeoutSeconds: 600, sources: [.transcripts]).active)
+
+        // busy -> waiting -> idle, each by an event; then the process exits without removing its file.
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "waiting"))
+        await tracker.handle([harness.event(sessions, "10.json", .modify)])
+        snapshot = harness.store.snapshot
+        #expect(snapshot.agentSessions(.waiting) == 1 && snapshot.statusActive)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "idle"))
+        await tracker.handle([harness.event(sessions, "10.json", .modify)])
+        snapshot = harness.store.snapshot
+        #expect(snapshot.agentSessions(.idle) == 2 && !snapshot.statusActive)
+        #expect(snapshot.newest.status?.time == harness.clock.now)
+        processes.exit(10)
+        await tracker.rescan()
+        #expect(harness.store.snapshot.agentSessions(.idle) == 1)
+        let logged = harness.logs.entries.filter { $0.message.description.hasPrefix("agent session") }
+        #expect(logged.map { $0.metadata["status"]?.description } == ["busy", "idle", "waiting", "idle", "gone"])
+        #expect(logged.first?.metadata["session_id"] == "s10")
+    }
+
+    @Test("A partial write keeps the entry read before; an oversized file is skipped with one warning")
+    func partialAndHuge() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        processes.start(10, ticks: 7)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+        await tracker.start()
+        harness.fileSystem.writeFile("\(sessions)/10.json", #"{"pid":10,"status":"id"#)
+        await tracker.handle([harness.event(sessions, "10.json", .modify)])
+        #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+        let huge = #"{"pid":10,"status":"idle","procStart":"7","pad":""# + String(repeating: "x", count: 70_000) + "\"}"
+        harness.fileSystem.writeFile("\(sessions)/10.json", huge)
+        await tracker.handle([harness.event(sessions, "10.json", .modify)])
+        await tracker.handle([harness.event(sessions, "10.json", .modify)])
+        #expect(harness.store.snapshot.agentSessions(.busy) == 0)
+        let warnings = harness.logs.entries.filter { $0.level == .warning && $0.message.description.contains("64 KiB") }
+        #expect(warnings.count == 1)
+    }
+
+    @Test("In a separate pid namespace, an entry is live only while its status is fresh")
+    func invisiblePids() async {
+        let processes = FakeProcessTable(seesOtherProcesses: false)
+        let (harness, tracker) = harness(processes)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy", updated: 9_900_000))
+        await tracker.start()
+        #expect(harness.store.snapshot.statusActive)
+        harness.clock.advance(seconds: 700)
+        await tracker.rescan()
+        #expect(!harness.store.snapshot.statusActive)
+        #expect(harness.store.snapshot.agentSessions(.busy) == 0)
+    }
+
+    @Test("The registry folder appearing later and a deleted registry file are followed")
+    func folderLifecycle() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        harness.fileSystem.addDirectory(claude)
+        await tracker.start()
+        processes.start(10, ticks: 7)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "shell"))
+        await tracker.handle([harness.event(claude, "sessions", [.create, .isDirectory])])
+        #expect(harness.store.snapshot.agentSessions(.shell) == 1)
+        harness.fileSystem.remove("\(sessions)/10.json")
+        await tracker.handle([harness.event(sessions, "10.json", .delete)])
+        #expect(harness.store.snapshot.agentSessions(.shell) == 0)
+        #expect(harness.store.snapshot.files.status == 0)
+    }
+}

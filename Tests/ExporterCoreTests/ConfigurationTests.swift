@@ -17,7 +17,7 @@ struct ConfigurationTests {
         #expect(configuration.rescanIntervalSeconds == 30)
         #expect(configuration.listenAddress == nil)
         #expect(configuration.logLevel == .info)
-        #expect(configuration.activitySources == [.transcripts, .history])
+        #expect(configuration.activitySources == [.transcripts, .history, .status])
     }
 
     @Test("Every variable is read")
@@ -98,7 +98,7 @@ struct ConfigurationTests {
             ("LISTEN_ADDRESS", "1.2.3", "address literal"),
             ("LOG_LEVEL", "verbose", "debug, info, notice, warning, error"),
             ("ACTIVITY_SOURCES", "transcripts,bogus", "unknown source \"bogus\""),
-            ("ACTIVITY_SOURCES", ",", "one or more of transcripts, history, happy_logs"),
+            ("ACTIVITY_SOURCES", ",", "one or more of transcripts, history, status, happy_logs"),
         ]
     )
     func badValues(variable: String, value: String, allowed: String) {

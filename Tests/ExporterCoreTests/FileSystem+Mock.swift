@@ -13,6 +13,7 @@ final class FakeFileSystem: FileSystem {
         var kind: FileKind
         var modified: Timestamp
         var readable = true
+        var contents: [UInt8] = []
     }
 
     private let nodes = Mutex<[String: Node]>(["/": Node(kind: .directory, modified: .zero)])
@@ -30,6 +31,18 @@ final class FakeFileSystem: FileSystem {
     private func bumpParent(of path: String, in nodes: inout [String: Node]) {
         let folder = parent(path)
         if let old = nodes[folder]?.modified { nodes[folder]?.modified = old.adding(seconds: 0.001) }
+    }
+
+    /// Creates or replaces a file with `text`.
+    func writeFile(_ path: String, _ text: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
+        addFile(path, modified: modified)
+        nodes.withLock { $0[path]?.contents = Array(text.utf8) }
+    }
+
+    func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool) {
+        guard let node = nodes.withLock({ $0[path] }) else { throw Errno(ENOENT, call: "open") }
+        guard node.kind == .regular else { throw Errno(EISDIR, call: "read") }
+        return (Array(node.contents.prefix(limit)), node.contents.count > limit)
     }
 
     /// Creates the directory and any missing parents (`mkdir -p`).
@@ -148,4 +161,18 @@ final class ManualClock: Sendable {
     init(_ start: Timestamp = Timestamp(seconds: 10_000)) { current = Mutex(start) }
     var now: Timestamp { current.withLock { $0 } }
     func advance(seconds: Double) { current.withLock { $0 = $0.adding(seconds: seconds) } }
+}
+
+/// Processes by pid with their start times, and whether other containers' processes are visible.
+final class FakeProcessTable: ProcessTable {
+    private let processes = Mutex<[Int32: UInt64]>([:])
+    let seesOtherProcesses: Bool
+
+    init(seesOtherProcesses: Bool = true) {
+        self.seesOtherProcesses = seesOtherProcesses
+    }
+
+    func start(_ pid: Int32, ticks: UInt64) { processes.withLock { $0[pid] = ticks } }
+    func exit(_ pid: Int32) { processes.withLock { $0[pid] = nil } }
+    func startTicks(of pid: Int32) -> UInt64? { processes.withLock { $0[pid] } }
 }

@@ -1,0 +1,136 @@
+import FileWatching
+import InMemoryLogging
+import Logging
+import Platform
+import Testing
+
+@testable import ExporterCore
+
+private func parse(_ text: String, file: String = "4242.json") -> Result<RegistryEntry, RegistryEntry.Problem> {
+    RegistryEntry.parse(Array(text.utf8), fileName: file, modified: Timestamp(seconds: 500))
+}
+
+private let current = """
+    {"pid":4242,"sessionId":"0b5e2c1a-1234-4abc-9def-0123456789ab","cwd":"/home/agent/repo","status":"busy",\
+    "statusUpdatedAt":1764000000123,"updatedAt":1764000000123,"startedAt":1763999990000,"procStart":"987654",\
+    "version":"2.1.140","kind":"interactive","entrypoint":"cli"}
+    """
+
+@Suite("Reading Claude Code's session registry")
+struct SessionRegistryParsingTests {
+    @Test("A current-generation entry")
+    func currentGeneration() throws {
+        let entry = try parse(current).get()
+        #expect(entry.pid == 4242)
+        #expect(entry.sessionID == "0b5e2c1a-1234-4abc-9def-0123456789ab")
+        #expect(entry.cwd == "/home/agent/repo")
+        #expect(entry.status == .busy)
+        #expect(entry.processStart == 987_654)
+        #expect(entry.statusUpdatedAt == Timestamp(seconds: 1_764_000_000, nanoseconds: 123_000_000))
+        #expect(entry.modified == Timestamp(seconds: 500))
+    }
+
+    @Test("The older generation (pid-<n>.json, session_id and cwd only) is not an entry")
+    func olderGeneration() {
+        let result = parse(#"{"session_id":"x","cwd":"/r"}"#, file: "pid-12.json")
+        #expect(result == .failure(.notAnEntry("no status")))
+    }
+
+    @Test("A partial file (a write in progress) is malformed, not an error storm")
+    func partial() {
+        for cut in [1, 10, 50, current.utf8.count - 1] {
+            guard case .failure(.malformed) = parse(String(current.utf8.prefix(cut))!) else {
+                Issue.record("prefix of \(cut) bytes was not reported as malformed")
+                continue
+            }
+        }
+        #expect(parse("") == .failure(.malformed("expected an object at byte 0")))
+    }
+
+    @Test("Unknown statuses count as unknown; each known one is read")
+    func statuses() throws {
+        for status in ["idle", "busy", "waiting", "shell"] {
+            let text = #"{"pid":1,"status":"\#(status)","procStart":"5"}"#
+            #expect(try parse(text).get().status == AgentStatus(rawValue: status))
+        }
+        let future = try parse(#"{"pid":1,"status":"compacting","procStart":"5"}"#).get()
+        #expect(future.status == .unknown)
+        #expect(future.rawStatus == "compacting")
+        #expect(try parse(#"{"pid":1,"status":"unknown","procStart":"5"}"#).get().status == .unknown)
+    }
+
+    @Test("Missing keys and wrong types never crash")
+    func wrongTypes() throws {
+        #expect(parse(#"{"pid":1,"status":"busy"}"#) == .failure(.notAnEntry("no usable procStart")))
+        #expect(parse(#"{"pid":1,"status":"busy","procStart":true}"#) == .failure(.notAnEntry("no usable procStart")))
+        #expect(parse(#"{"pid":1,"status":"busy","procStart":"12x"}"#) == .failure(.notAnEntry("no usable procStart")))
+        #expect(parse(#"{"pid":1,"status":null,"procStart":"1"}"#) == .failure(.notAnEntry("no status")))
+        // A status of the wrong type is an unknown status, not a dropped file.
+        #expect(try parse(#"{"pid":1,"status":7,"procStart":"1"}"#).get().status == .unknown)
+        // The pid comes from the file name when the file has none (or a wrong one).
+        #expect(try parse(#"{"pid":"x","status":"idle","procStart":"1"}"#, file: "77.json").get().pid == 77)
+        #expect(parse(#"{"status":"idle","procStart":"1"}"#, file: "x.json") == .failure(.notAnEntry("no usable pid")))
+        // Numbers where strings were expected are ignored; procStart as a number is accepted.
+        let entry = try parse(#"{"pid":3,"status":"idle","procStart":42,"cwd":5,"sessionId":[1,{"a":2}]}"#).get()
+        #expect(entry.processStart == 42)
+        #expect(entry.cwd == "")
+        #expect(entry.sessionID == "")
+    }
+
+    @Test("Strings with escapes, nested values, and malformed JSON")
+    func jsonDetails() throws {
+        let entry = try parse(
+            #"{"pid":2,"status":"idle","procStart":"1","cwd":"/h\u00e9\"x\\y\ud83d\ude00","x":{"y":[1,2,{"z":null}]}}"#
+        ).get()
+        #expect(entry.cwd == "/hé\"x\\y😀")
+        for bad in [
+            #"{"pid":1,}"#, #"{"pid":01x}"#, #"[1]"#, #"{"a":"\q"}"#, #"{"a":1} trailing"#, "{\"a\":\"\u{1}\"}",
+        ] {
+            guard case .failure(.malformed) = parse(bad) else {
+                Issue.record("\(bad) was not malformed")
+                continue
+            }
+        }
+    }
+}
+
+@Suite("Liveness of registry entries")
+struct LivenessTests {
+    let entry = RegistryEntry(
+        pid: 100,
+        status: .busy,
+        statusUpdatedAt: Timestamp(seconds: 1_000),
+        processStart: 555,
+        modified: Timestamp(seconds: 900)
+    )
+
+    @Test("Live while the pid runs with the registered start time")
+    func alive() {
+        let processes = FakeProcessTable()
+        processes.start(100, ticks: 555)
+        #expect(entry.isLive(processes: processes, now: Timestamp(seconds: 99_999), freshness: 60))
+    }
+
+    @Test("A reused pid (another start time) is not the registered process")
+    func reused() {
+        let processes = FakeProcessTable()
+        processes.start(100, ticks: 556)
+        #expect(!entry.isLive(processes: processes, now: Timestamp(seconds: 1_000), freshness: 60))
+    }
+
+    @Test("Where other processes are visible, a missing pid is dead")
+    func gone() {
+        #expect(!entry.isLive(processes: FakeProcessTable(), now: Timestamp(seconds: 1_000), freshness: 60))
+    }
+
+    @Test("Where pids cannot be checked, live only while the status is fresh")
+    func invisible() {
+        let processes = FakeProcessTable(seesOtherProcesses: false)
+        #expect(entry.isLive(processes: processes, now: Timestamp(seconds: 1_059), freshness: 60))
+        #expect(!entry.isLive(processes: processes, now: Timestamp(seconds: 1_061), freshness: 60))
+        var noUpdate = entry
+        noUpdate.statusUpdatedAt = nil
+        #expect(noUpdate.isLive(processes: processes, now: Timestamp(seconds: 950), freshness: 60))
+        #expect(!noUpdate.isLive(processes: processes, now: Timestamp(seconds: 961), freshness: 60))
+    }
+}

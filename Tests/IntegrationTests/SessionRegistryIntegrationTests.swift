@@ -1,0 +1,88 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Field 22 of /proc/<pid>/stat, read the way Claude Code records `procStart`.
+private func startTicks(_ pid: Int32) throws -> String {
+    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    let afterName = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...]
+    return String(afterName.split(separator: " ")[19])
+}
+
+@Suite("The session registry with a real process")
+struct SessionRegistryIntegrationTests {
+    @Test("A child process plays Claude: busy, waiting, idle, exit; the metrics follow each step")
+    func childProcess() async throws {
+        let tree = try TemporaryTree()
+        try FileManager.default.createDirectory(atPath: tree.claude + "/sessions", withIntermediateDirectories: true)
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "IDLE_TIMEOUT_MINUTES": "0.02",
+        ])
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        child.arguments = ["120"]
+        try child.run()
+        defer {
+            if child.isRunning {
+                kill(child.processIdentifier, SIGKILL)
+                child.waitUntilExit()
+            }
+        }
+        let pid = child.processIdentifier
+        let ticks = try startTicks(pid)
+
+        func write(_ status: String) throws {
+            let millis = Int64(Date().timeIntervalSince1970 * 1000)
+            let json = """
+                {"pid":\(pid),"sessionId":"0b5e2c1a-1234-4abc-9def-0123456789ab","cwd":"/home/agent/repo",\
+                "status":"\(status)","statusUpdatedAt":\(millis),"updatedAt":\(millis),"procStart":"\(ticks)",\
+                "version":"2.1.140","kind":"interactive","entrypoint":"cli"}
+                """
+            // Written as Claude Code does: a temporary file renamed over the entry.
+            let path = tree.claude + "/sessions/\(pid).json"
+            try json.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+            rename(path + ".tmp", path)
+        }
+        func sessions(_ status: String) -> String {
+            #"claude_agent_sessions{pod="unknown",repository="unknown",status="\#(status)"}"#
+        }
+
+        try write("busy")
+        try await exporter.waitForMetrics("busy counted and active", timeout: 2) {
+            $0[sessions("busy")] == 1 && $0[Series.active] == 1
+        }
+        // Busy is activity now, at every scrape, however long the tool runs.
+        let stamp = try #require(try exporter.metrics()[Series.timestamp])
+        #expect(abs(stamp - Date().timeIntervalSince1970) < 5)
+
+        try write("waiting")
+        try await exporter.waitForMetrics("waiting counted, still active", timeout: 2) {
+            $0[sessions("waiting")] == 1 && $0[sessions("busy")] == 0 && $0[Series.active] == 1
+        }
+
+        try write("idle")
+        try await exporter.waitForMetrics("idle counted", timeout: 2) {
+            $0[sessions("idle")] == 1 && $0[sessions("waiting")] == 0
+        }
+        try await exporter.waitForMetrics("inactive after the 1.2 s timeout", timeout: 5) { $0[Series.active] == 0 }
+
+        try write("busy")
+        try await exporter.waitForMetrics("busy again", timeout: 2) { $0[Series.active] == 1 }
+        // Killed, as a crash would end it: the file stays behind.
+        kill(pid, SIGKILL)
+        child.waitUntilExit()
+        // The process is gone but its file says busy: it must not keep the agent active.
+        try await exporter.waitForMetrics("exited process uncounted", timeout: 2) {
+            $0[sessions("busy")] == 0 && $0[sessions("idle")] == 0
+        }
+        try await exporter.waitForMetrics("inactive after exit and timeout", timeout: 5) { $0[Series.active] == 0 }
+        let page = try #require(try RawHTTPClient.get("/", port: exporter.port))
+        #expect(page.body.contains("No live Claude Code process"))
+        #expect(exporter.log.contains("agent session status"))
+        #expect(exporter.log.contains("session_id=0b5e2c1a-1234-4abc-9def-0123456789ab"))
+    }
+}
