@@ -56,7 +56,7 @@ let package = Package(
         ),
 
         // Helpers shared by the test targets: a raw HTTP client, waiting on conditions.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"]),

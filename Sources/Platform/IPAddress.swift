@@ -21,3 +21,39 @@ public enum IPAddress {
         return text
     }
 }
+
+extension IPAddress {
+    /// Calls `body` with the socket address of `host` (an IPv4 or IPv6 literal, brackets allowed) and `port`,
+    /// as `bind(2)` and `connect(2)` take it. Returns `nil` if `host` is not a literal.
+    public static func withSocketAddress<Result>(
+        host: String,
+        port: Int,
+        _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result
+    ) -> Result? {
+        let bare = unbracketed(host)
+        switch family(of: bare) {
+        case AF_INET6:
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = UInt16(truncatingIfNeeded: port).bigEndian
+            inet_pton(AF_INET6, bare, &address.sin6_addr)
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+        case AF_INET:
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(truncatingIfNeeded: port).bigEndian
+            inet_pton(AF_INET, bare, &address.sin_addr)
+            return withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        default:
+            return nil
+        }
+    }
+}
