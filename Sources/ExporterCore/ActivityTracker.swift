@@ -77,7 +77,6 @@ public actor ActivityTracker {
     private var futureTimeLogged = false
     private var watchFailuresLogged: Set<Int32> = []
     private var unreadableLogged: Set<String> = []
-    private var transitionListeners: [@Sendable (ActivitySnapshot) -> Void] = []
     /// The session registry by file name, and what was last logged of each live process.
     private var sessionEntries: [String: RegistryEntry] = [:]
     private var liveStatuses: [Int32: (status: AgentStatus, session: String)] = [:]
@@ -116,9 +115,6 @@ public actor ActivityTracker {
         self.snapshot = store.snapshot
     }
 
-    /// The latest published snapshot.
-    public var current: ActivitySnapshot { snapshot }
-
     /// Runs the first full scan and sets up the watches.
     public func start() {
         scan(.startup)
@@ -135,11 +131,6 @@ public actor ActivityTracker {
     /// The fallback rescan: stat only, repairs whatever events missed.
     public func rescan() {
         scan(.periodic)
-    }
-
-    /// Re-evaluates active/idle now; the idle timer calls it, and so may anything that wants a fresh status.
-    public func evaluate() {
-        publish()
     }
 
     /// Applies one batch of inotify events.
@@ -918,7 +909,6 @@ public actor ActivityTracker {
                     ]
                 )
             }
-            for listener in transitionListeners { listener(snapshot) }
         }
         if status.active && idleTimer == nil {
             let delay = max(0, settings.idleTimeoutSeconds - status.secondsSince) + 0.002
@@ -932,11 +922,6 @@ public actor ActivityTracker {
     private func idleTimerFired() {
         idleTimer = nil
         evaluateTransition()
-    }
-
-    /// Calls `listener` with the snapshot on every active/idle transition (for the systemd status line).
-    public func onTransition(_ listener: @escaping @Sendable (ActivitySnapshot) -> Void) {
-        transitionListeners.append(listener)
     }
 }
 

@@ -31,7 +31,6 @@ public struct InotifyMask: OptionSet, Hashable, Sendable {
     public static let ignored = InotifyMask(rawValue: UInt32(IN_IGNORED))
     public static let isDirectory = InotifyMask(rawValue: UInt32(IN_ISDIR))
     public static let onlyDirectory = InotifyMask(rawValue: UInt32(IN_ONLYDIR))
-    public static let dontFollow = InotifyMask(rawValue: UInt32(IN_DONT_FOLLOW))
     public static let excludeUnlinked = InotifyMask(rawValue: UInt32(IN_EXCL_UNLINK))
 
     /// Something appeared in the directory (created, or moved in).

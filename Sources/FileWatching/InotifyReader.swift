@@ -83,6 +83,8 @@ public final class InotifyReader: Sendable {
             let count = read(inotify, buffer.baseAddress, buffer.count)
             if count < 0 {
                 if errno == EAGAIN || errno == EINTR { continue }
+                // The instance is broken: end the stream, so the consumer knows events stopped.
+                continuation.finish()
                 return
             }
             let (batch, _) = InotifyDecoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))

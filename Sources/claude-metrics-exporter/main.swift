@@ -4,6 +4,7 @@ import FileWatching
 import HTTPServer
 import Logging
 import Platform
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -150,9 +151,15 @@ logger.info("listening", metadata: ["address": "\(listener.address)", "port": "\
 let releasedCode = CodePages.release()
 logger.debug("released startup code pages", metadata: ["bytes": "\(releasedCode)"])
 
+let stopping = Mutex(false)
 if let reader {
     Task {
         for await batch in reader.events { await tracker.handle(batch) }
+        if !stopping.withLock({ $0 }) {
+            logger.error(
+                "inotify stopped delivering events; changes are seen only by the rescan every UPDATE_INTERVAL_SECONDS"
+            )
+        }
     }
 }
 let rescanInterval = configuration.rescanIntervalSeconds
@@ -172,6 +179,7 @@ for await number in signals!.signals {
     logger.info("stopping", metadata: ["signal": "\(UnixSignals.name(number))"])
     break
 }
+stopping.withLock { $0 = true }
 server.shutdown()
 reader?.stop()
 logger.info("stopped")
