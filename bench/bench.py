@@ -226,9 +226,17 @@ def measure_cpu(exporter, seconds, scrape_every=None):
     return used / (time.perf_counter() - began) * 100
 
 
-def run_wrk(port, connections, seconds):
+def run_wrk(port, connections, seconds, repeats=3):
+    """Median requests/s and median p99 (ms) over `repeats` wrk runs."""
     if not shutil.which("wrk"):
         return None
+    runs = [run_wrk_once(port, connections, seconds) for _ in range(repeats)]
+    rates = [r for r, _ in runs if r is not None]
+    p99s = [p for _, p in runs if p is not None]
+    return (statistics.median(rates) if rates else None, statistics.median(p99s) if p99s else None)
+
+
+def run_wrk_once(port, connections, seconds):
     out = subprocess.run(
         ["wrk", "-t1" if connections <= 4 else "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
          f"http://127.0.0.1:{port}/metrics"],
@@ -296,7 +304,7 @@ def main():
     parser.add_argument("--large", action="store_true", help="also measure a 100,000-session tree")
     parser.add_argument("--tries", type=int, default=50, help="repetitions of the change-to-metric probe")
     parser.add_argument("--cpu-seconds", type=float, default=60, help="length of each idle-CPU window")
-    parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument("--wrk-seconds", type=int, default=10, help="length of each of the three wrk runs")
     args = parser.parse_args()
 
     if not os.path.exists(BINARY):
