@@ -9,7 +9,7 @@ BINARY := .build/release/claude-metrics-exporter
 # Debian packages: the tests need promtool (package prometheus) to validate the exposition format;
 # the demo needs curl.
 TEST_PACKAGES := prometheus
-TEST_COMMANDS := promtool
+TEST_COMMANDS := promtool prometheus
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
@@ -31,7 +31,7 @@ define require
 	fi
 endef
 
-.PHONY: help deps demo-deps bench-deps bench build release run demo test lint format clean
+.PHONY: help deps demo-deps bench-deps bench docker build release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -43,6 +43,9 @@ help:
 
 deps:
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
+	@python3 -c 'import yaml' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing PyYAML (deploy tests)"; python3 -m pip install -q pyyaml; \
+	  else echo "missing: the Python yaml module. Install with: python3 -m pip install --user pyyaml"; exit 1; fi; }
 
 demo-deps:
 	$(call require,$(DEMO_COMMANDS),$(DEMO_PACKAGES))
@@ -66,9 +69,18 @@ demo: demo-deps build
 bench: bench-deps release
 	python3 bench/bench.py $(BENCH_FLAGS)
 
-test: deps
+# Swift tests (unit and integration), then the deploy/ tests: rules, manifests, a real Prometheus, and the
+# release binary in an empty chroot with only the runtime image's libraries.
+test: deps release
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test --skip-build
+	python3 deploy/tests/test_deploy.py
+
+# The container image; needs a Docker engine (none runs on the CI machines: `make test` checks the runtime
+# half in a chroot instead).
+docker:
+	@command -v docker >/dev/null || { echo "docker not found"; exit 1; }
+	docker build --build-arg REVISION=$(REVISION) -t claude-metrics-exporter:$(REVISION) .
 
 lint:
 	git ls-files -z '*.swift' | xargs -0 $(SWIFT) format lint --strict

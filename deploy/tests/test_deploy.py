@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Tests of what deploy/ ships, against the real binary and a real Prometheus.
+
+- the recording and alerting rules (promtool check rules, promtool test rules);
+- every environment variable and port in the Kubernetes manifests is one the binary accepts;
+- a real Prometheus (Debian's package) scrapes the exporter on 127.0.0.1 every second: up, active 0 -> 1 -> 0,
+  the recording rules, no scrape errors;
+- the release binary runs in an empty chroot holding only the libraries the runtime image has, as uid 1000.
+
+Run by `make test` (python3 deploy/tests/test_deploy.py); prints "N passed, N failed" last.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.parse
+import urllib.request
+import uuid
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEBUG_BINARY = os.path.join(ROOT, ".build", "debug", "claude-metrics-exporter")
+RELEASE_BINARY = os.path.join(ROOT, ".build", "release", "claude-metrics-exporter")
+DEPLOY = os.path.join(ROOT, "deploy")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout=30, interval=0.2):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+        time.sleep(interval)
+    return last
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.status, response.read().decode()
+
+
+def sample(text, series):
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def stop(process):
+    if process and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def sidecar():
+    with open(os.path.join(DEPLOY, "kubernetes", "sidecar-patch.yaml")) as f:
+        patch = yaml.safe_load(f)
+    pod = patch["spec"]["template"]
+    containers = [c for c in pod["spec"]["containers"] if c["name"] == "claude-metrics-exporter"]
+    return pod, containers[0]
+
+
+class RulesTests(unittest.TestCase):
+    def test_rules_check_and_unit_tests(self):
+        rules = os.path.join(DEPLOY, "prometheus")
+        check = subprocess.run(["promtool", "check", "rules", "rules.yaml"], cwd=rules, capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        test = subprocess.run(["promtool", "test", "rules", "rules_test.yaml"], cwd=rules, capture_output=True,
+                              text=True)
+        self.assertEqual(test.returncode, 0, test.stdout + test.stderr)
+        # Every rule has a unit test.
+        with open(os.path.join(rules, "rules.yaml")) as f:
+            names = [r.get("record") or r.get("alert") for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+        with open(os.path.join(rules, "rules_test.yaml")) as f:
+            tested = f.read()
+        for name in names:
+            self.assertIn(name, tested, f"rule {name} has no unit test")
+
+
+class ManifestTests(unittest.TestCase):
+    def test_env_and_ports_are_ones_the_binary_accepts(self):
+        pod, container = sidecar()
+        accepted = subprocess.run([DEBUG_BINARY, "--help"], capture_output=True, text=True).stdout
+        environment = {"PATH": os.environ.get("PATH", "")}
+        tree = tempfile.mkdtemp(prefix="cme-manifest-")
+        try:
+            for variable in container["env"]:
+                name = variable["name"]
+                self.assertIn(f"env: {name}\n", accepted, f"{name} is not a variable the binary knows")
+                value = variable.get("value", "from-the-downward-api")
+                if name in ("CLAUDE_DIR", "HAPPY_DIR"):
+                    value = os.path.join(tree, os.path.basename(value))
+                environment[name] = value
+            # The binary accepts every value the manifest gives (exit 78 would name the bad one).
+            once = subprocess.run([DEBUG_BINARY, "--once"], env=environment, capture_output=True, text=True)
+            self.assertEqual(once.returncode, 0, once.stderr)
+        finally:
+            shutil.rmtree(tree)
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        port = int(environment.get("METRICS_PORT", "8080"))
+        self.assertEqual(ports["metrics"], port)
+        for probe in ("livenessProbe", "readinessProbe"):
+            self.assertEqual(container[probe]["httpGet"]["path"], "/health")
+            self.assertIn(container[probe]["httpGet"]["port"], (port, "metrics"))
+        annotations = pod["metadata"]["annotations"]
+        self.assertEqual(int(annotations["prometheus.io/port"]), port)
+        with open(os.path.join(DEPLOY, "kubernetes", "podmonitor.yaml")) as f:
+            monitor = yaml.safe_load(f)
+        self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "metrics")
+
+
+class PrometheusEndToEnd(unittest.TestCase):
+    def test_real_prometheus_scrapes_and_rules_follow(self):
+        work = tempfile.mkdtemp(prefix="cme-prom-")
+        exporter = prometheus = None
+        try:
+            claude = os.path.join(work, ".claude")
+            project = os.path.join(claude, "projects", "-home-agent-repo")
+            os.makedirs(project)
+            exporter_port, prometheus_port = free_port(), free_port()
+            env = dict(os.environ, CLAUDE_DIR=claude, HAPPY_DIR=os.path.join(work, ".happy"),
+                       METRICS_PORT=str(exporter_port), LISTEN_ADDRESS="127.0.0.1", POD_NAME="agent-0",
+                       REPOSITORY_NAME="repo", IDLE_TIMEOUT_MINUTES="0.1", LOG_LEVEL="warning")
+            exporter = subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL)
+            self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{exporter_port}/health")[0] == 200))
+            config = os.path.join(work, "prometheus.yml")
+            with open(config, "w") as f:
+                yaml.safe_dump({
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [os.path.join(DEPLOY, "prometheus", "rules.yaml")],
+                    "scrape_configs": [{"job_name": "claude-agent",
+                                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}],
+                }, f)
+            prometheus = subprocess.Popen(
+                ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
+                 f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+            def query(expression):
+                url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
+                    {"query": expression})
+                result = json.loads(get(url)[1])["data"]["result"]
+                return float(result[0]["value"][1]) if result else None
+
+            self.assertEqual(wait_until(lambda: query('up{job="claude-agent"}') == 1, timeout=60), True,
+                             "Prometheus never scraped the exporter")
+            self.assertTrue(wait_until(lambda: query("claude_session_active") == 0))
+            self.assertTrue(wait_until(lambda: query("claude:agents_idle:count") == 1))
+            with open(os.path.join(project, f"{uuid.uuid4()}.jsonl"), "a") as f:
+                f.write('{"type":"user"}\n')
+            self.assertTrue(wait_until(lambda: query("claude_session_active") == 1, timeout=15),
+                            "claude_session_active did not turn 1 after a transcript write")
+            self.assertTrue(wait_until(lambda: query("claude:agents_active:sum") == 1, timeout=15))
+            self.assertTrue(wait_until(lambda: query("claude:agents_active:ratio") == 1, timeout=15))
+            self.assertTrue(wait_until(lambda: query("claude_sessions_total") == 1, timeout=15))
+            self.assertTrue(wait_until(lambda: query("claude_session_active") == 0, timeout=30),
+                            "claude_session_active did not return to 0 after the 6 s idle timeout")
+            self.assertTrue(wait_until(lambda: query("claude:agents_idle:count") == 1, timeout=15))
+            # No scrape problem of any kind.
+            targets = json.loads(get(f"http://127.0.0.1:{prometheus_port}/api/v1/targets")[1])["data"]
+            target = targets["activeTargets"][0]
+            self.assertEqual(target["health"], "up")
+            self.assertEqual(target["lastError"], "")
+            exposed = [l for l in get(f"http://127.0.0.1:{exporter_port}/metrics")[1].splitlines() if l[:1] != "#"]
+            self.assertEqual(query('scrape_samples_scraped{job="claude-agent"}'), len(exposed))
+            # Prometheus's own counters of rejected samples, read from its /metrics.
+            own = get(f"http://127.0.0.1:{prometheus_port}/metrics")[1]
+            for problem in ("prometheus_target_scrapes_sample_duplicate_timestamp_total",
+                            "prometheus_target_scrapes_sample_out_of_bounds_total",
+                            "prometheus_target_scrapes_sample_out_of_order_total",
+                            "prometheus_target_scrapes_exceeded_sample_limit_total"):
+                self.assertEqual(sample(own, problem), 0, problem)
+        finally:
+            stop(prometheus)
+            stop(exporter)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class RuntimeImageTests(unittest.TestCase):
+    """What the container image has: the static binary, the loader, libc, libm, libstdc++, libgcc_s."""
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root for chroot (CI runs as root)")
+    def test_runs_in_an_empty_chroot_as_uid_1000(self):
+        root = tempfile.mkdtemp(prefix="cme-chroot-")
+        exporter = None
+        try:
+            libraries = []
+            for line in subprocess.run(["ldd", RELEASE_BINARY], capture_output=True, text=True).stdout.splitlines():
+                parts = line.split()
+                path = parts[2] if "=>" in parts and len(parts) > 2 else parts[0]
+                if path.startswith("/"):
+                    libraries.append(path)
+            names = sorted(os.path.basename(p).split(".so")[0] for p in libraries)
+            self.assertEqual(names, ["ld-linux-x86-64", "libc", "libgcc_s", "libm", "libstdc++"])
+            for library in libraries:
+                target = os.path.join(root, library.lstrip("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(os.path.realpath(library), target)
+            shutil.copy2(RELEASE_BINARY, os.path.join(root, "claude-metrics-exporter"))
+            project = os.path.join(root, "home", "agent", ".claude", "projects", "-home-agent-repo")
+            os.makedirs(project)
+            with open(os.path.join(project, f"{uuid.uuid4()}.jsonl"), "w") as f:
+                f.write("{}\n")
+            for directory, _, _ in os.walk(os.path.join(root, "home")):
+                os.chown(directory, 1000, 1000)
+            # Read-only for everyone but its owner, like the agent's home mounted read-only.
+            os.chmod(root, 0o755)
+            port = free_port()
+            env = {"METRICS_PORT": str(port), "LISTEN_ADDRESS": "127.0.0.1", "POD_NAME": "agent-0"}
+            chroot = shutil.which("chroot", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+            exporter = subprocess.Popen([chroot, "--userspec=1000:1000", root, "/claude-metrics-exporter"],
+                                        env=env, stderr=subprocess.PIPE)
+            body = wait_until(lambda: get(f"http://127.0.0.1:{port}/metrics")[1], timeout=30)
+            self.assertTrue(body, "no scrape from the chrooted exporter")
+            labels = '{pod="agent-0",repository="unknown"}'
+            self.assertEqual(sample(body, "claude_sessions_total" + labels), 1)
+            self.assertEqual(sample(body, 'claude_exporter_healthy{pod="agent-0"}'), 1)
+            self.assertEqual(get(f"http://127.0.0.1:{port}/health"), (200, "OK"))
+        finally:
+            stop(exporter)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for binary in (DEBUG_BINARY, RELEASE_BINARY):
+        if not os.path.exists(binary):
+            sys.exit(f"{binary} not found: make test builds it")
+    result = unittest.TextTestRunner(verbosity=2).run(unittest.defaultTestLoader.loadTestsFromModule(
+        sys.modules[__name__]))
+    failed = len(result.failures) + len(result.errors)
+    print(f"deploy: {result.testsRun - failed - len(result.skipped)} passed, {failed} failed, "
+          f"{len(result.skipped)} skipped")
+    sys.exit(1 if failed else 0)
