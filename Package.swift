@@ -32,6 +32,9 @@ let package = Package(
             ]
         ),
 
+        // systemd integration: sd_notify, the watchdog, socket activation (libsystemd loaded at run time).
+        .target(name: "Systemd", dependencies: ["Platform"]),
+
         // The domain: what counts as activity, the state actor, the metrics.
         .target(
             name: "ExporterCore",
@@ -51,6 +54,7 @@ let package = Package(
                 "FileWatching",
                 "HTTPServer",
                 "Platform",
+                "Systemd",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

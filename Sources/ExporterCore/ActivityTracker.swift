@@ -128,6 +128,10 @@ public actor ActivityTracker {
         scan(.reload)
     }
 
+    /// Does nothing, on the actor's thread: awaiting it proves that the state actor's executor and the task
+    /// that awaits it are alive (the systemd watchdog pings only after it returns).
+    public func heartbeat() {}
+
     /// The fallback rescan: stat only, repairs whatever events missed.
     public func rescan() {
         scan(.periodic)

@@ -5,6 +5,7 @@ import HTTPServer
 import Logging
 import Platform
 import Synchronization
+import Systemd
 
 #if canImport(Glibc)
 import Glibc
@@ -90,11 +91,18 @@ if once {
 
 // Bind first: a port in use is reported before any scanning. Connections wait in the backlog until the
 // first scan is done, so no scrape ever sees the empty state of a starting exporter.
+let environment = ProcessEnvironment.current()
+let notifier = SystemdNotifier(environment: environment)
 let listener: Listener
-do {
-    listener = try Listener.bind(host: configuration.listenAddress, port: configuration.metricsPort)
-} catch {
-    fail(error.description, status: 1)
+if let activated = SystemdNotifier.activationSocket() {
+    // Socket activation: systemd bound the port and hands us the listening socket.
+    listener = Listener(adopting: activated)
+} else {
+    do {
+        listener = try Listener.bind(host: configuration.listenAddress, port: configuration.metricsPort)
+    } catch {
+        fail(error.description, status: 1)
+    }
 }
 
 var inotify: Inotify?
@@ -151,6 +159,48 @@ logger.info("listening", metadata: ["address": "\(listener.address)", "port": "\
 let releasedCode = CodePages.release()
 logger.debug("released startup code pages", metadata: ["bytes": "\(releasedCode)"])
 
+func statusLine() -> String {
+    StatusLine.text(
+        store.snapshot,
+        at: Timestamp.now(),
+        idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+        sources: configuration.activitySources
+    )
+}
+
+if let notifier {
+    // Ready only now: the first full scan is done, the watches exist and the socket listens.
+    notifier.notify("READY=1\nSTATUS=\(statusLine())")
+    // The status line, when something in it other than the age changed, at most once a second.
+    Task {
+        var last: [Int] = []
+        while true {
+            try? await Task.sleep(for: .seconds(1))
+            let key = StatusLine.key(
+                store.snapshot,
+                at: Timestamp.now(),
+                idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+                sources: configuration.activitySources
+            )
+            if key != last {
+                last = key
+                notifier.notify("STATUS=\(statusLine())")
+            }
+        }
+    }
+    if let interval = notifier.watchdogInterval {
+        // Pinged only after a round trip through the state actor, so a stuck daemon gets restarted.
+        Task {
+            while true {
+                try? await Task.sleep(for: interval)
+                await tracker.heartbeat()
+                notifier.notify("WATCHDOG=1")
+            }
+        }
+        logger.info("systemd watchdog on", metadata: ["interval": "\(interval)"])
+    }
+}
+
 let stopping = Mutex(false)
 if let reader {
     Task {
@@ -173,13 +223,16 @@ Task {
 for await number in signals!.signals {
     if number == SIGHUP {
         logger.info("reloading: watching and scanning everything again", metadata: ["signal": "SIGHUP"])
+        notifier?.reloading()
         await tracker.reload()
+        notifier?.notify("READY=1\nSTATUS=\(statusLine())")
         continue
     }
     logger.info("stopping", metadata: ["signal": "\(UnixSignals.name(number))"])
     break
 }
 stopping.withLock { $0 = true }
+notifier?.notify("STOPPING=1")
 server.shutdown()
 reader?.stop()
 logger.info("stopped")

@@ -1,0 +1,43 @@
+import Platform
+
+/// The one-line status systemd shows (`systemctl status`, `STATUS=`):
+/// `active · 3 sessions · last activity 12 s ago (transcripts) · 41 watches`.
+public enum StatusLine {
+    public static func text(
+        _ snapshot: ActivitySnapshot,
+        at now: Timestamp,
+        idleTimeoutSeconds: Double,
+        sources: Set<ActivitySource>
+    ) -> String {
+        let status = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: sources)
+        var parts = [status.active ? "active" : "idle"]
+        if !snapshot.healthy { parts[0] = "unhealthy (Claude directory unreadable), " + parts[0] }
+        parts.append(snapshot.sessions == 1 ? "1 session" : "\(snapshot.sessions) sessions")
+        if let source = status.source {
+            parts.append("last activity \(age(status.secondsSince)) (\(source.rawValue))")
+        } else {
+            parts.append("no activity yet")
+        }
+        parts.append(snapshot.watches == 1 ? "1 watch" : "\(snapshot.watches) watches")
+        return parts.joined(separator: " · ")
+    }
+
+    /// What, when it changes, deserves a new status line (the age alone does not).
+    public static func key(
+        _ snapshot: ActivitySnapshot,
+        at now: Timestamp,
+        idleTimeoutSeconds: Double,
+        sources: Set<ActivitySource>
+    ) -> [Int] {
+        let active = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: sources).active
+        return [active ? 1 : 0, snapshot.healthy ? 1 : 0, snapshot.sessions, snapshot.watches, Int(snapshot.rescans)]
+    }
+
+    static func age(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded(.down))
+        if whole < 120 { return "\(whole) s ago" }
+        if whole < 120 * 60 { return "\(whole / 60) min ago" }
+        if whole < 48 * 3600 { return "\(whole / 3600) h ago" }
+        return "\(whole / 86_400) days ago"
+    }
+}

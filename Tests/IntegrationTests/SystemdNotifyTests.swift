@@ -1,0 +1,104 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let session = "0b5e2c1a-1234-4abc-9def-0123456789ab"
+
+private func monotonicMicroseconds() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+}
+
+/// libsystemd0 is part of every Debian system (apt needs it); the binary loads it at run time.
+@Suite("sd_notify with a fake notification socket")
+struct SystemdNotifyTests {
+    @Test("READY only after the first scan, STATUS on changes, STOPPING on SIGTERM")
+    func readyStatusStopping() async throws {
+        let tree = try TemporaryTree()
+        try tree.append(".claude/projects/-r/\(session).jsonl")
+        let socket = try NotifySocket()
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
+            "IDLE_TIMEOUT_MINUTES": "0.02",
+        ])
+        let ready = try #require(socket.receive(until: { $0.contains("READY=1") }, timeout: 10))
+        #expect(ready.before.isEmpty, "notifications before READY: \(ready.before)")
+        #expect(ready.match.contains("STATUS=active · 1 session · last activity "))
+        #expect(ready.match.contains("(transcripts) · "))
+        #expect(ready.match.hasSuffix(" watches") || ready.match.contains(" watches\n"))
+        // READY means the first scan is done: the very next scrape is complete.
+        #expect(try exporter.metrics()[Series.sessions] == 1)
+
+        // The agent turns idle after 1.2 s: the status line says so.
+        let idle = socket.receive(until: { $0.hasPrefix("STATUS=idle") }, timeout: 10)
+        #expect(idle != nil)
+        try tree.append(".claude/projects/-r/\(session).jsonl")
+        let active = socket.receive(until: { $0.hasPrefix("STATUS=active") }, timeout: 10)
+        #expect(active != nil)
+
+        kill(exporter.process.processIdentifier, SIGTERM)
+        #expect(socket.receive(until: { $0 == "STOPPING=1" }, timeout: 10) != nil)
+        #expect(await exporter.stop() == 0)
+    }
+
+    @Test("WATCHDOG=1 at half of WATCHDOG_USEC")
+    func watchdogCadence() async throws {
+        let tree = try TemporaryTree()
+        let socket = try NotifySocket()
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
+            "WATCHDOG_USEC": "400000",
+        ])
+        var pings: [Date] = []
+        let deadline = Date().addingTimeInterval(10)
+        while pings.count < 5 && Date() < deadline {
+            if let message = socket.receive(timeout: 2), message == "WATCHDOG=1" { pings.append(Date()) }
+        }
+        #expect(pings.count == 5)
+        let gaps = zip(pings.dropFirst(), pings).map { $0.timeIntervalSince($1) }
+        let median = gaps.sorted()[gaps.count / 2]
+        // Every 0.2 s; a loaded machine may stretch single gaps, so the median is checked, generously.
+        #expect(median > 0.1 && median < 0.6, "gaps: \(gaps)")
+        _ = exporter
+    }
+
+    @Test("No WATCHDOG=1 when WATCHDOG_PID is another process's")
+    func watchdogOtherPid() async throws {
+        let tree = try TemporaryTree()
+        let socket = try NotifySocket()
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
+            "WATCHDOG_USEC": "200000", "WATCHDOG_PID": "1",
+        ])
+        #expect(socket.receive(until: { $0.contains("READY=1") }, timeout: 10) != nil)
+        #expect(socket.receive(until: { $0 == "WATCHDOG=1" }, timeout: 1.5) == nil)
+        _ = exporter
+    }
+
+    @Test("SIGHUP: RELOADING=1 with a sane MONOTONIC_USEC, then READY=1")
+    func reload() async throws {
+        let tree = try TemporaryTree()
+        let socket = try NotifySocket()
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
+        ])
+        #expect(socket.receive(until: { $0.contains("READY=1") }, timeout: 10) != nil)
+        let before = monotonicMicroseconds()
+        kill(exporter.process.processIdentifier, SIGHUP)
+        let reloading = try #require(socket.receive(until: { $0.hasPrefix("RELOADING=1") }, timeout: 10))
+        let after = monotonicMicroseconds()
+        let stamp = try #require(
+            reloading.match.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") }.flatMap {
+                UInt64($0.dropFirst(15))
+            }
+        )
+        #expect(stamp >= before && stamp <= after, "MONOTONIC_USEC \(stamp) not within [\(before), \(after)]")
+        #expect(socket.receive(until: { $0.contains("READY=1") }, timeout: 10) != nil)
+        #expect(exporter.log.contains("reloading"))
+    }
+}
