@@ -94,7 +94,11 @@ final class ExporterProcess {
     ) async throws {
         var last: [String: Double] = [:]
         let ok = await waitUntil(timeout: timeout) {
-            last = (try? metrics()) ?? [:]
+            // A failed poll is retried, not recorded: only the deadline decides.
+            guard let response = try? RawHTTPClient.get("/metrics", port: port), response.status == 200 else {
+                return false
+            }
+            last = metricSamples(response.body)
             return condition(last)
         }
         #expect(

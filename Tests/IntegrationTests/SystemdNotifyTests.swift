@@ -24,7 +24,7 @@ struct SystemdNotifyTests {
         let socket = try NotifySocket()
         let exporter = try await ExporterProcess(environment: [
             "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
-            "IDLE_TIMEOUT_MINUTES": "0.02",
+            "IDLE_TIMEOUT_MINUTES": "0.05",
         ])
         let ready = try #require(socket.receive(until: { $0.contains("READY=1") }, timeout: 10))
         #expect(ready.before.isEmpty, "notifications before READY: \(ready.before)")
@@ -34,7 +34,7 @@ struct SystemdNotifyTests {
         // READY means the first scan is done: the very next scrape is complete.
         #expect(try exporter.metrics()[Series.sessions] == 1)
 
-        // The agent turns idle after 1.2 s: the status line says so.
+        // The agent turns idle after 3 s: the status line says so.
         let idle = socket.receive(until: { $0.hasPrefix("STATUS=idle") }, timeout: 10)
         #expect(idle != nil)
         try tree.append(".claude/projects/-r/\(session).jsonl")
@@ -54,16 +54,17 @@ struct SystemdNotifyTests {
             "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "NOTIFY_SOCKET": socket.path,
             "WATCHDOG_USEC": "400000",
         ])
-        var pings: [Date] = []
-        let deadline = Date().addingTimeInterval(10)
-        while pings.count < 5 && Date() < deadline {
-            if let message = socket.receive(timeout: 2), message == "WATCHDOG=1" { pings.append(Date()) }
+        #expect(socket.receive(until: { $0.contains("READY=1") }, timeout: 10) != nil)
+        // Counted over a window rather than timed one by one: a loaded test machine reads the socket late and
+        // in bursts, but cannot change how many pings were sent.
+        while socket.receive(timeout: 0) != nil {}  // what queued up before the window
+        var pings = 0
+        let window = Date().addingTimeInterval(3)
+        while let remaining = Optional(window.timeIntervalSinceNow), remaining > 0 {
+            if socket.receive(timeout: remaining) == "WATCHDOG=1" { pings += 1 }
         }
-        #expect(pings.count == 5)
-        let gaps = zip(pings.dropFirst(), pings).map { $0.timeIntervalSince($1) }
-        let median = gaps.sorted()[gaps.count / 2]
-        // Every 0.2 s; a loaded machine may stretch single gaps, so the median is checked, generously.
-        #expect(median > 0.1 && median < 0.6, "gaps: \(gaps)")
+        // Every 0.2 s: 15 in 3 s; fewer if the machine stalls, never more.
+        #expect(pings >= 5 && pings <= 16, "\(pings) pings in 3 s")
         _ = exporter
     }
 

@@ -17,7 +17,10 @@ public final class RawHTTPClient {
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let result = IPAddress.withSocketAddress(host: host, port: port) { connect(fd, $0, $1) } ?? -1
+        var result: Int32
+        repeat {
+            result = IPAddress.withSocketAddress(host: host, port: port) { connect(fd, $0, $1) } ?? -1
+        } while result != 0 && errno == EINTR
         guard result == 0 else {
             let code = errno
             close(fd)
@@ -26,6 +29,15 @@ public final class RawHTTPClient {
     }
 
     deinit { close(fd) }
+
+    /// `recv`, retried when a signal (a test's child process exiting: SIGCHLD) interrupts it.
+    private func receive(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        while true {
+            let result = recv(fd, buffer, count, 0)
+            if result < 0 && errno == EINTR { continue }
+            return result
+        }
+    }
 
     public func send(_ text: String) {
         send(Array(text.utf8))
@@ -47,7 +59,7 @@ public final class RawHTTPClient {
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
+            let count = receive(&buffer, buffer.count)
             if count <= 0 { break }
             data += buffer[0..<count]
         }
@@ -60,7 +72,7 @@ public final class RawHTTPClient {
         var buffer = [UInt8](repeating: 0, count: 1)
         // Byte at a time for the head, so a pipelined next response stays in the socket.
         while !data.ends(with: Array("\r\n\r\n".utf8)) {
-            let count = recv(fd, &buffer, 1, 0)
+            let count = receive(&buffer, 1)
             if count <= 0 { return nil }
             data.append(buffer[0])
         }
@@ -79,7 +91,7 @@ public final class RawHTTPClient {
         let length = headOnly ? 0 : Int(headers["content-length"] ?? "0") ?? 0
         var chunk = [UInt8](repeating: 0, count: 65536)
         while body.count < length {
-            let count = recv(fd, &chunk, min(chunk.count, length - body.count), 0)
+            let count = receive(&chunk, min(chunk.count, length - body.count))
             if count <= 0 { return nil }
             body += chunk[0..<count]
         }
@@ -89,7 +101,7 @@ public final class RawHTTPClient {
     /// Whether the server has closed the connection (reads EOF within the timeout).
     public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
-        return recv(fd, &byte, 1, 0) == 0
+        return receive(&byte, 1) == 0
     }
 
     /// One GET on a fresh connection.
