@@ -6,10 +6,11 @@ SWIFT ?= swift
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(REVISION)"'
 BINARY := .build/release/claude-metrics-exporter
-# Debian packages: the tests need promtool (package prometheus) to validate the exposition format;
+# Debian packages: the tests need promtool and prometheus (package prometheus) for the exposition format,
+# the rules and a real scrape, and systemd-analyze (package systemd) for the unit files;
 # the demo needs curl.
-TEST_PACKAGES := prometheus
-TEST_COMMANDS := promtool prometheus
+TEST_PACKAGES := prometheus systemd
+TEST_COMMANDS := promtool prometheus systemd-analyze
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
@@ -31,7 +32,14 @@ define require
 	fi
 endef
 
-.PHONY: help deps demo-deps bench-deps bench docker build release run demo test lint format clean
+# make install: PREFIX and DESTDIR are honoured; the units go where systemd looks for local units.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+UNITS := claude-metrics-exporter.service claude-metrics-exporter@.service claude-metrics-exporter.socket
+
+.PHONY: help deps demo-deps bench-deps bench docker build install uninstall release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -40,6 +48,7 @@ help:
 	@echo "make lint     swift format lint --strict, and a build with warnings as errors"
 	@echo "make release  build $(BINARY) (static Swift runtime)"
 	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
+	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
 
 deps:
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
@@ -88,6 +97,22 @@ lint:
 
 format:
 	git ls-files -z '*.swift' | xargs -0 $(SWIFT) format format -i
+
+install: release
+	install -D -m 0755 $(BINARY) $(DESTDIR)$(BINDIR)/claude-metrics-exporter
+	for unit in $(UNITS); do \
+	  sed 's|/usr/local/bin/claude-metrics-exporter|$(BINDIR)/claude-metrics-exporter|' systemd/$$unit \
+	    | install -D -m 0644 /dev/stdin $(DESTDIR)$(UNITDIR)/$$unit; \
+	done
+	@# The settings file is the user's: installed once, never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/default/claude-metrics-exporter ] || \
+	  install -D -m 0644 systemd/claude-metrics-exporter.env $(DESTDIR)$(SYSCONFDIR)/default/claude-metrics-exporter
+	@echo "installed; then: systemctl daemon-reload && systemctl enable --now claude-metrics-exporter@$$USER"
+
+# Removes what install put there, except the settings file in $(SYSCONFDIR)/default (it may hold your edits).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/claude-metrics-exporter
+	for unit in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$unit; done
 
 clean:
 	rm -rf .build

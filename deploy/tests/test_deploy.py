@@ -198,6 +198,60 @@ class PrometheusEndToEnd(unittest.TestCase):
             shutil.rmtree(work, ignore_errors=True)
 
 
+class SystemdUnitTests(unittest.TestCase):
+    """The unit files: `systemd-analyze verify` clean, `security --offline=true` exposure <= 1.5, make install."""
+
+    def installed(self, destination, prefix="/usr"):
+        make = subprocess.run(["make", "-s", "install", f"DESTDIR={destination}", f"PREFIX={prefix}"], cwd=ROOT,
+                              capture_output=True, text=True)
+        self.assertEqual(make.returncode, 0, make.stdout + make.stderr)
+        return os.path.join(destination, prefix.lstrip("/"), "lib", "systemd", "system")
+
+    def test_install_verify_security_uninstall(self):
+        destination = tempfile.mkdtemp(prefix="cme-install-")
+        try:
+            units = self.installed(destination)
+            binary = os.path.join(destination, "usr", "bin", "claude-metrics-exporter")
+            self.assertTrue(os.access(binary, os.X_OK))
+            settings = os.path.join(destination, "etc", "default", "claude-metrics-exporter")
+            self.assertTrue(os.path.exists(settings))
+            with open(settings, "w") as f:
+                f.write("POD_NAME=mine\n")
+            self.installed(destination)  # a second install keeps the user's settings
+            with open(settings) as f:
+                self.assertEqual(f.read(), "POD_NAME=mine\n")
+            # Point ExecStart at the installed binary's real place for the checks (DESTDIR is not /).
+            checked = tempfile.mkdtemp(prefix="cme-units-")
+            for unit in os.listdir(units):
+                with open(os.path.join(units, unit)) as f:
+                    text = f.read()
+                if unit.endswith(".service"):
+                    self.assertIn("ExecStart=/usr/bin/claude-metrics-exporter", text)
+                name = unit.replace("@.service", "@alice.service")
+                with open(os.path.join(checked, name), "w") as f:
+                    f.write(text.replace("/usr/bin/claude-metrics-exporter", binary))
+            for unit in ("claude-metrics-exporter.service", "claude-metrics-exporter@alice.service",
+                         "claude-metrics-exporter.socket"):
+                verify = subprocess.run(["systemd-analyze", "verify", os.path.join(checked, unit)],
+                                        capture_output=True, text=True)
+                self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
+                self.assertEqual(verify.stdout + verify.stderr, "", f"{unit}: not clean")
+            for unit in ("claude-metrics-exporter.service", "claude-metrics-exporter@alice.service"):
+                security = subprocess.run(["systemd-analyze", "security", "--offline=true",
+                                           os.path.join(checked, unit)], capture_output=True, text=True)
+                line = [l for l in security.stdout.splitlines() if "Overall exposure level" in l][0]
+                exposure = float(line.split(":")[1].split()[0])
+                self.assertLessEqual(exposure, 1.5, line)
+            shutil.rmtree(checked)
+            make = subprocess.run(["make", "-s", "uninstall", f"DESTDIR={destination}", "PREFIX=/usr"], cwd=ROOT,
+                                  capture_output=True, text=True)
+            self.assertEqual(make.returncode, 0, make.stderr)
+            self.assertFalse(os.path.exists(binary))
+            self.assertEqual(os.listdir(units), [])
+        finally:
+            shutil.rmtree(destination, ignore_errors=True)
+
+
 class RuntimeImageTests(unittest.TestCase):
     """What the container image has: the static binary, the loader, libc, libm, libstdc++, libgcc_s."""
 
