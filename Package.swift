@@ -33,7 +33,10 @@ let package = Package(
         ),
 
         // systemd integration: sd_notify, the watchdog, socket activation (libsystemd loaded at run time).
-        .target(name: "Systemd", dependencies: ["Platform"]),
+        .target(
+            name: "Systemd",
+            dependencies: ["Platform", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // The domain: what counts as activity, the state actor, the metrics.
         .target(
@@ -63,6 +66,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
+        .testTarget(
+            name: "SystemdTests",
+            dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "Platform", "TestSupport"]),
         .testTarget(
             name: "ExporterCoreTests",

@@ -25,6 +25,8 @@ public struct ExporterConfiguration: Sendable, Equatable {
     public var listenAddress: String?
     /// `LOG_LEVEL`.
     public var logLevel = Logger.Level.info
+    /// `LOG_FORMAT`: how log lines look on standard error (under systemd the journal gets structured entries).
+    public var logFormat = LogFormat.text
     /// `ACTIVITY_SOURCES`: the sources that drive the contract metrics.
     public var activitySources = ActivitySource.defaultDriving
 
@@ -32,6 +34,14 @@ public struct ExporterConfiguration: Sendable, Equatable {
 
     /// The idle timeout in seconds.
     public var idleTimeoutSeconds: Double { idleTimeoutMinutes * 60 }
+}
+
+/// The shape of log lines on standard error.
+public enum LogFormat: String, Sendable, Equatable {
+    /// `2026-11-25T22:49:05.123Z info agent active source=transcripts`.
+    case text
+    /// One JSON object per line, for Kubernetes log pipelines.
+    case json
 }
 
 /// What the command line asks for.
@@ -214,6 +224,17 @@ extension ExporterConfiguration {
                 throw ConfigurationError(setting: setting, value: value, allowed: allowed)
             }
             config.logLevel = level
+        },
+        Option(
+            variable: "LOG_FORMAT",
+            flag: "--log-format",
+            placeholder: "FORMAT",
+            help: "text or json: the shape of log lines on standard error (default text)"
+        ) { config, setting, value throws(ConfigurationError) in
+            guard let format = LogFormat(rawValue: trimmed(value).lowercased()) else {
+                throw ConfigurationError(setting: setting, value: value, allowed: "expected text or json")
+            }
+            config.logFormat = format
         },
         Option(
             variable: "ACTIVITY_SOURCES",

@@ -13,10 +13,12 @@ final class LibSystemd: @unchecked Sendable {
     typealias Notify = @convention(c) (Int32, UnsafePointer<CChar>?) -> Int32
     typealias WatchdogEnabled = @convention(c) (Int32, UnsafeMutablePointer<UInt64>?) -> Int32
     typealias ListenFDs = @convention(c) (Int32) -> Int32
+    typealias JournalSendv = @convention(c) (UnsafePointer<iovec>?, Int32) -> Int32
 
     let notify: Notify
     let watchdogEnabled: WatchdogEnabled
     let listenFDs: ListenFDs
+    let journalSendv: JournalSendv
 
     /// The library, or `nil` where it is not installed.
     static let shared: LibSystemd? = LibSystemd()
@@ -25,8 +27,10 @@ final class LibSystemd: @unchecked Sendable {
         guard let handle = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL),
             let notify = dlsym(handle, "sd_notify"),
             let watchdogEnabled = dlsym(handle, "sd_watchdog_enabled"),
-            let listenFDs = dlsym(handle, "sd_listen_fds")
+            let listenFDs = dlsym(handle, "sd_listen_fds"),
+            let journalSendv = dlsym(handle, "sd_journal_sendv")
         else { return nil }
+        self.journalSendv = unsafeBitCast(journalSendv, to: JournalSendv.self)
         self.notify = unsafeBitCast(notify, to: Notify.self)
         self.watchdogEnabled = unsafeBitCast(watchdogEnabled, to: WatchdogEnabled.self)
         self.listenFDs = unsafeBitCast(listenFDs, to: ListenFDs.self)

@@ -51,7 +51,7 @@ struct TextLogHandler: LogHandler {
     }
 
     /// UTC, ISO 8601 with milliseconds, without Foundation's formatters.
-    private static func timestamp() -> String {
+    static func timestamp() -> String {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         var seconds = spec.tv_sec

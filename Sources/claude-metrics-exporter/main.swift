@@ -56,7 +56,22 @@ do {
 Heap.useSingleArena()
 
 let logLevel = once && configuration.logLevel != .debug ? max(configuration.logLevel, .warning) : configuration.logLevel
-LoggingSystem.bootstrap { _ in TextLogHandler(logLevel: logLevel) }
+let logFormat = configuration.logFormat
+let startupEnvironment = ProcessEnvironment.current()
+LoggingSystem.bootstrap { _ in
+    // Under systemd, structured journal entries; elsewhere one line per entry on standard error.
+    if let journal = JournalLogHandler(
+        identifier: "claude-metrics-exporter",
+        logLevel: logLevel,
+        environment: startupEnvironment
+    ) {
+        return journal
+    }
+    switch logFormat {
+    case .text: return TextLogHandler(logLevel: logLevel)
+    case .json: return JSONLogHandler(logLevel: logLevel)
+    }
+}
 let logger = Logger(label: "claude-metrics-exporter")
 
 let signals = once ? nil : UnixSignals.handle([SIGTERM, SIGINT, SIGHUP])
@@ -91,8 +106,7 @@ if once {
 
 // Bind first: a port in use is reported before any scanning. Connections wait in the backlog until the
 // first scan is done, so no scrape ever sees the empty state of a starting exporter.
-let environment = ProcessEnvironment.current()
-let notifier = SystemdNotifier(environment: environment)
+let notifier = SystemdNotifier(environment: startupEnvironment)
 let listener: Listener
 if let activated = SystemdNotifier.activationSocket() {
     // Socket activation: systemd bound the port and hands us the listening socket.

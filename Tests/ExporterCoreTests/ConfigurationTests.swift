@@ -97,6 +97,7 @@ struct ConfigurationTests {
             ("LISTEN_ADDRESS", "localhost", "address literal"),
             ("LISTEN_ADDRESS", "1.2.3", "address literal"),
             ("LOG_LEVEL", "verbose", "debug, info, notice, warning, error"),
+            ("LOG_FORMAT", "xml", "expected text or json"),
             ("ACTIVITY_SOURCES", "transcripts,bogus", "unknown source \"bogus\""),
             ("ACTIVITY_SOURCES", ",", "one or more of transcripts, history, status, happy_logs"),
         ]

@@ -89,6 +89,22 @@ struct ExporterIntegrationTests {
         try await driven.waitForMetrics("active from happy logs") { $0[Series.active] == 1 }
     }
 
+    @Test("LOG_FORMAT=json: every log line is one JSON object with time, level, message and the metadata")
+    func jsonLogs() async throws {
+        let tree = try TemporaryTree()
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "LOG_FORMAT": "json",
+        ])
+        try tree.append(".claude/history.jsonl")
+        let active = await waitUntil { exporter.log.contains(#""message":"agent active""#) }
+        #expect(active, "log:\n\(exporter.log)")
+        for line in exporter.log.split(separator: "\n") {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object?["time"] != nil && object?["level"] != nil && object?["message"] != nil, "\(line)")
+        }
+        #expect(exporter.log.contains(#""source":"history""#))
+    }
+
     @Test("--once prints the metrics and exits 0")
     func once() throws {
         let tree = try TemporaryTree()

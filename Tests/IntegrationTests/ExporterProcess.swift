@@ -68,10 +68,11 @@ final class ExporterProcess {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let listening = await waitUntil(timeout: 30) {
-            guard let line = log.split(separator: "\n").first(where: { $0.contains(" listening ") }),
-                let field = line.split(separator: " ").first(where: { $0.hasPrefix("port=") })
+            // The text format (`port=N`) or the JSON one (`"port":"N"`).
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("listening") }),
+                let range = line.range(of: #"port(=|":")(\d+)"#, options: .regularExpression)
             else { return !process.isRunning }
-            port = Int(field.dropFirst(5)) ?? 0
+            port = Int(line[range].filter(\.isNumber)) ?? 0
             return true
         }
         try #require(listening && port > 0, "exporter did not start listening; log:\n\(log)")
