@@ -7,10 +7,11 @@ REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(REVISION)"'
 BINARY := .build/release/claude-metrics-exporter
 # Debian packages: the tests need promtool and prometheus (package prometheus) for the exposition format,
-# the rules and a real scrape, and systemd-analyze (package systemd) for the unit files;
+# the rules and a real scrape, systemd-analyze (package systemd) for the unit files, and systemd-nspawn
+# (package systemd-container) to boot a real systemd with the unit installed;
 # the demo needs curl.
-TEST_PACKAGES := prometheus systemd
-TEST_COMMANDS := promtool prometheus systemd-analyze
+TEST_PACKAGES := prometheus systemd systemd-container
+TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).

@@ -252,6 +252,86 @@ class SystemdUnitTests(unittest.TestCase):
             shutil.rmtree(destination, ignore_errors=True)
 
 
+class SystemdBootTests(unittest.TestCase):
+    """The installed service under a real systemd: this machine's own /usr booted by systemd-nspawn."""
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root for systemd-nspawn (CI runs as root)")
+    def test_service_under_a_real_systemd(self):
+        nspawn = shutil.which("systemd-nspawn", path=os.environ.get("PATH", "") + ":/usr/bin:/bin")
+        self.assertIsNotNone(nspawn, "systemd-nspawn missing: apt-get install systemd-container (make test does)")
+        work = tempfile.mkdtemp(prefix="cme-boot-")
+        try:
+            stage = os.path.join(work, "stage")
+            make = subprocess.run(["make", "-s", "install", f"DESTDIR={stage}", "PREFIX=/opt/cme"], cwd=ROOT,
+                                  capture_output=True, text=True)
+            self.assertEqual(make.returncode, 0, make.stdout + make.stderr)
+            check = os.path.join(work, "check")
+            shutil.copytree(os.path.join(DEPLOY, "tests", "nspawn"), check)
+            port = free_port()
+            with open(os.path.join(check, "port"), "w") as f:
+                f.write(str(port))
+            # The test's drop-in: a user the booted tree has, the test's directories and port, a short watchdog.
+            with open(os.path.join(check, "test.conf"), "w") as f:
+                f.write("[Service]\nUser=nobody\n"
+                        "Environment=CLAUDE_DIR=/var/cme/.claude HAPPY_DIR=/var/cme/.happy "
+                        f"METRICS_PORT={port} LISTEN_ADDRESS=127.0.0.1\n"
+                        "WatchdogSec=3s\nRestartSec=1s\n")
+            tree = os.path.join(work, "tree")
+            project = os.path.join(tree, ".claude", "projects", "-srv-repo")
+            os.makedirs(project)
+            transcript = os.path.join(project, "0b5e2c1a-1234-4abc-9def-0123456789ab.jsonl")
+            with open(transcript, "w") as f:
+                f.write("{}\n")
+            old = time.time() - 7200
+            os.utime(transcript, (old, old))
+            # Readable by the service's user (nobody); executables keep their mode.
+            for directory, _, files in os.walk(work):
+                os.chmod(directory, 0o755)
+                for name in files:
+                    path = os.path.join(directory, name)
+                    os.chmod(path, os.stat(path).st_mode | 0o444)
+            out = os.path.join(work, "out")
+            os.makedirs(out)
+            units = os.path.join(stage, "opt", "cme", "lib", "systemd", "system")
+            command = [
+                nspawn, "--console=pipe", "--register=no", "--keep-unit", "--volatile=yes", "-D", "/",
+                f"--bind-ro={os.path.join(stage, 'opt', 'cme')}:/opt/cme",
+                f"--bind-ro={units}/claude-metrics-exporter.service:/etc/systemd/system/claude-metrics-exporter.service",
+                f"--bind-ro={check}/test.conf:/etc/systemd/system/claude-metrics-exporter.service.d/test.conf",
+                f"--bind-ro={check}/cme-check.service:/etc/systemd/system/cme-check.service",
+                f"--bind-ro={check}:/check", f"--bind={tree}:/var/cme", f"--bind={out}:/out",
+                "-b", "systemd.unit=cme-check.service", "systemd.firstboot=off",
+            ]
+            boot = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240)
+            results = {}
+            path = os.path.join(out, "results")
+            if os.path.exists(path):
+                with open(path) as f:
+                    results = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+            context = f"results: {results}\nconsole tail:\n{boot.stdout[-3000:]}{boot.stderr[-2000:]}"
+            self.assertEqual(results.get("done"), "yes", context)
+            # Active (running) only after READY=1, with the status line.
+            self.assertEqual(results["start_rc"], "0", context)
+            self.assertEqual((results["active_state"], results["sub_state"]), ("active", "running"), context)
+            self.assertTrue(results["status_text"].startswith("idle · 1 session · last activity 2 h ago"), context)
+            self.assertEqual((results["curl_rc"], results["sessions"]), ("0", "1"), context)
+            # A write flips it to active, and the journal has the transition with its fields.
+            self.assertEqual(results.get("became_active"), "yes", context)
+            self.assertTrue(results["status_text_active"].startswith("active · 1 session"), context)
+            self.assertGreaterEqual(int(results["journal_transition"]), 1, context)
+            self.assertGreaterEqual(int(results["journal_fields"]), 1, context)
+            # Reload works; the watchdog restarts a SIGSTOPped daemon; stop is clean.
+            self.assertEqual((results["reload_rc"], results["active_after_reload"]), ("0", "active"), context)
+            self.assertGreaterEqual(int(results["journal_reload"]), 1, context)
+            self.assertEqual(results.get("watchdog_restarted"), "yes", context)
+            self.assertGreaterEqual(int(results["restarts"]), 1, context)
+            self.assertEqual(results["stop_rc"], "0", context)
+            self.assertEqual(results["stop_result"], "success", context)
+            self.assertEqual(results["stop_status"], "0", context)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 class RuntimeImageTests(unittest.TestCase):
     """What the container image has: the static binary, the loader, libc, libm, libstdc++, libgcc_s."""
 
