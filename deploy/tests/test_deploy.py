@@ -252,6 +252,30 @@ class SystemdUnitTests(unittest.TestCase):
             shutil.rmtree(destination, ignore_errors=True)
 
 
+class SocketActivationTests(unittest.TestCase):
+    def test_serves_on_the_socket_systemd_passes(self):
+        activate = shutil.which("systemd-socket-activate")
+        self.assertIsNotNone(activate, "systemd-socket-activate missing (package systemd)")
+        work = tempfile.mkdtemp(prefix="cme-activate-")
+        process = None
+        try:
+            project = os.path.join(work, ".claude", "projects", "-r")
+            os.makedirs(project)
+            with open(os.path.join(project, f"{uuid.uuid4()}.jsonl"), "w") as f:
+                f.write("{}\n")
+            port = free_port()
+            # METRICS_PORT names another port on purpose: with a socket passed, the exporter must not bind.
+            process = subprocess.Popen(
+                [activate, "-l", f"127.0.0.1:{port}", "-E", f"CLAUDE_DIR={work}/.claude",
+                 "-E", f"HAPPY_DIR={work}/.happy", "-E", "METRICS_PORT=1", DEBUG_BINARY],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            body = wait_until(lambda: get(f"http://127.0.0.1:{port}/metrics")[1], timeout=30)
+            self.assertEqual(sample(body or "", 'claude_sessions_total{pod="unknown",repository="unknown"}'), 1)
+        finally:
+            stop(process)
+            shutil.rmtree(work, ignore_errors=True)
+
+
 class SystemdBootTests(unittest.TestCase):
     """The installed service under a real systemd: this machine's own /usr booted by systemd-nspawn."""
 
