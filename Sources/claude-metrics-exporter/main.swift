@@ -67,10 +67,7 @@ LoggingSystem.bootstrap { _ in
     ) {
         return journal
     }
-    switch logFormat {
-    case .text: return TextLogHandler(logLevel: logLevel)
-    case .json: return JSONLogHandler(logLevel: logLevel)
-    }
+    return StandardErrorLogHandler(logLevel: logLevel, format: logFormat)
 }
 let logger = Logger(label: "claude-metrics-exporter")
 
