@@ -15,6 +15,24 @@ private func startTicks(_ pid: Int32) throws -> String {
 
 @Suite("The session registry with a real process")
 struct SessionRegistryIntegrationTests {
+    @Test("--once shows the live entries on standard error and counts them in the metrics")
+    func onceShowsLiveEntries() throws {
+        let tree = try TemporaryTree()
+        let pid = getpid()  // this test process plays Claude
+        try tree.append(
+            ".claude/sessions/\(pid).json",
+            #"{"pid":\#(pid),"sessionId":"s-1","cwd":"/repo","status":"waiting","procStart":"\#(try startTicks(pid))"}"#
+        )
+        let (status, output, error) = try runExporter([
+            "--once", "--claude-dir", tree.claude, "--happy-dir", tree.happy,
+        ])
+        #expect(status == 0)
+        #expect(error.contains("live session: pid \(pid) status waiting session s-1 cwd /repo"), "stderr: \(error)")
+        let samples = metricSamples(output)
+        #expect(samples[#"claude_agent_sessions{pod="unknown",repository="unknown",status="waiting"}"#] == 1)
+        #expect(samples[Series.active] == 1)
+    }
+
     @Test("A child process plays Claude: busy, waiting, idle, exit; the metrics follow each step")
     func childProcess() async throws {
         let tree = try TemporaryTree()
