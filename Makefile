@@ -40,7 +40,9 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 UNITS := claude-metrics-exporter.service claude-metrics-exporter@.service claude-metrics-exporter.socket
 
-.PHONY: help deps demo-deps bench-deps bench docker build install uninstall release run demo test lint format clean
+FUZZ_SECONDS ?= 600
+
+.PHONY: help deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -50,6 +52,7 @@ help:
 	@echo "make release  build $(BINARY) (static Swift runtime)"
 	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
+	@echo "make fuzz     fuzz the HTTP request parser with libFuzzer for FUZZ_SECONDS (default 600)"
 
 deps:
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
@@ -85,6 +88,15 @@ test: deps release
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test --skip-build
 	python3 deploy/tests/test_deploy.py
+
+# libFuzzer over the HTTP request parser (with AddressSanitizer) for FUZZ_SECONDS; the seed corpus in
+# Fuzz/corpus/http is copied, never written to.
+fuzz:
+	CME_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product HTTPRequestParserFuzzer \
+	  -Xswiftc -sanitize=fuzzer,address
+	mkdir -p .build-fuzz/corpus && cp -n Fuzz/corpus/http/* .build-fuzz/corpus/
+	.build-fuzz/debug/HTTPRequestParserFuzzer .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=65536 -print_final_stats=1
 
 # The container image; needs a Docker engine (none runs on the CI machines: `make test` checks the runtime
 # half in a chroot instead).

@@ -89,6 +89,19 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
+// The libFuzzer target over the HTTP request parser, only for `make fuzz` (CME_FUZZ=1): it has no main and
+// links only with -sanitize=fuzzer.
+if Context.environment["CME_FUZZ"] != nil {
+    package.targets.append(
+        .executableTarget(
+            name: "HTTPRequestParserFuzzer",
+            dependencies: ["HTTPServer"],
+            path: "Fuzz/HTTPRequestParserFuzzer",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        )
+    )
+}
+
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {
     var settings = target.swiftSettings ?? []
     // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0335-existential-any.md
