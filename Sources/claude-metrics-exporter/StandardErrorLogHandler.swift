@@ -29,62 +29,20 @@ struct StandardErrorLogHandler: LogHandler {
         switch format {
         case .text:
             line = time + " " + event.level.rawValue + " " + event.message.description
-            for key in merged.keys.sorted() { line += " " + key + "=" + Self.quotedIfNeeded("\(merged[key]!)") }
+            for key in merged.keys.sorted() { line += " " + key + "=" + Quoting.quotedIfNeeded("\(merged[key]!)") }
         case .json:
             line =
-                "{\"time\":" + Self.jsonString(time) + ",\"level\":" + Self.jsonString(event.level.rawValue)
-                + ",\"message\":" + Self.jsonString(event.message.description)
+                "{\"time\":" + Self.json(time) + ",\"level\":" + Self.json(event.level.rawValue)
+                + ",\"message\":" + Self.json(event.message.description)
             for key in merged.keys.sorted() where !["time", "level", "message"].contains(key) {
-                line += "," + Self.jsonString(key) + ":" + Self.jsonString("\(merged[key]!)")
+                line += "," + Self.json(key) + ":" + Self.json("\(merged[key]!)")
             }
             line += "}"
         }
         StandardError.write(line + "\n")
     }
 
-    private static func quotedIfNeeded(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.utf8.contains { $0 <= 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }
-        guard needsQuotes else { return value }
-        var result = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
-
-    /// A JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
+    private static func json(_ text: String) -> String { Quoting.quoted(text, style: .json) }
 
     /// UTC, ISO 8601 with milliseconds, without Foundation's formatters.
     static func timestamp() -> String {

@@ -55,3 +55,20 @@ struct PlatformTests {
         #expect(truncated)
     }
 }
+
+@Suite("Quoting for messages and logs")
+struct QuotingTests {
+    @Test("Readable quoting shows control characters; JSON quoting is a valid JSON string literal")
+    func styles() {
+        let text = "a\"b\\c\nd\te\u{1}f\u{7F}"
+        #expect(Quoting.quoted(text) == #""a\"b\\c\nd\te\u{1}f\u{7f}""#)
+        #expect(Quoting.quoted(text, style: .json) == "\"a\\\"b\\\\c\\nd\\te\\u0001f\u{7F}\"")
+    }
+
+    @Test("key=value values are quoted only when they need it")
+    func ifNeeded() {
+        #expect(Quoting.quotedIfNeeded("transcripts") == "transcripts")
+        #expect(Quoting.quotedIfNeeded("") == "\"\"")
+        #expect(Quoting.quotedIfNeeded("/a b/c") == "\"/a b/c\"")
+    }
+}
