@@ -361,7 +361,8 @@ class RuntimeImageTests(unittest.TestCase):
 
     @unittest.skipUnless(os.geteuid() == 0, "needs root for chroot (CI runs as root)")
     def test_runs_in_an_empty_chroot_as_uid_1000(self):
-        root = tempfile.mkdtemp(prefix="cme-chroot-")
+        # Under .build (where the binaries already run), not /tmp: a CI /tmp mounted noexec must not decide this.
+        root = tempfile.mkdtemp(prefix="cme-chroot-", dir=os.path.join(ROOT, ".build"))
         exporter = None
         try:
             libraries = []
@@ -390,8 +391,12 @@ class RuntimeImageTests(unittest.TestCase):
             chroot = shutil.which("chroot", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
             exporter = subprocess.Popen([chroot, "--userspec=1000:1000", root, "/claude-metrics-exporter"],
                                         env=env, stderr=subprocess.PIPE)
-            body = wait_until(lambda: get(f"http://127.0.0.1:{port}/metrics")[1], timeout=30)
-            self.assertTrue(body, "no scrape from the chrooted exporter")
+            body = wait_until(lambda: exporter.poll() is None and get(f"http://127.0.0.1:{port}/metrics")[1],
+                              timeout=30)
+            if not body:
+                stop(exporter)
+                self.fail(f"no scrape from the chrooted exporter (exit status {exporter.returncode}):\n"
+                          f"{exporter.stderr.read().decode(errors='replace')[-3000:]}")
             labels = '{pod="agent-0",repository="unknown"}'
             self.assertEqual(sample(body, "claude_sessions_total" + labels), 1)
             self.assertEqual(sample(body, 'claude_exporter_healthy{pod="agent-0"}'), 1)
