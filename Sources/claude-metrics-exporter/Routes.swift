@@ -21,7 +21,10 @@ struct Routes: Sendable {
         switch request.path {
         case "/metrics":
             let body = renderer.renderBytes(snapshot, now: Timestamp.now(), process: processStatistics.current())
+            // Always the text format 0.0.4, whatever `Accept` asks for (an OpenMetrics-only client included):
+            // Prometheus takes it from every exporter, and its content type never mislabels the body.
             return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRenderer.contentType)], body: body)
+                .compressed(for: request)
         case "/health":
             return snapshot.healthy
                 ? .text(200, "OK")

@@ -199,4 +199,42 @@ struct ExporterIntegrationTests {
         #expect(head.status == 200)
         #expect(Int(head.headers["content-length"] ?? "0") ?? 0 > 1000)
     }
+
+    @Test("Accept-Encoding: gzip gets gzip with Vary; an OpenMetrics Accept gets the 0.0.4 text, labelled so")
+    func contentNegotiation() async throws {
+        let tree = try TemporaryTree()
+        try tree.append(".claude/projects/-r/\(UUID().uuidString.lowercased()).jsonl")
+        let exporter = try await ExporterProcess(environment: ["CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy])
+        let client = try RawHTTPClient(port: exporter.port)
+        // Prometheus's own Accept and Accept-Encoding, then the same without gzip, then HEAD with gzip.
+        let accept =
+            "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+            + "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+            + "text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+        client.send(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: \(accept)\r\nAccept-Encoding: gzip\r\n\r\n"
+                + "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: application/openmetrics-text\r\n"
+                + "Accept-Encoding: identity\r\n\r\n"
+                + "HEAD /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+        )
+        let coded = try #require(client.readResponse())
+        #expect(coded.status == 200)
+        #expect(coded.headers["content-encoding"] == "gzip")
+        #expect(coded.headers["vary"] == "Accept-Encoding")
+        #expect(coded.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+        let text = String(decoding: try #require(try gunzip(coded.bytes)), as: UTF8.self)
+        #expect(metricSamples(text)["claude_sessions_total{pod=\"unknown\",repository=\"unknown\"}"] == 1)
+        #expect(!text.contains("# EOF"))
+
+        let identity = try #require(client.readResponse())
+        #expect(identity.headers["content-encoding"] == nil)
+        #expect(identity.headers["vary"] == "Accept-Encoding")
+        #expect(identity.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8")
+        #expect(metricSamples(identity.body)["claude_sessions_total{pod=\"unknown\",repository=\"unknown\"}"] == 1)
+
+        let head = try #require(client.readResponse(headOnly: true))
+        #expect(head.headers["content-encoding"] == "gzip")
+        let length = try #require(Int(head.headers["content-length"] ?? ""))
+        #expect(length > 100 && length * 2 < identity.bytes.count, "gzip \(length) of \(identity.bytes.count) bytes")
+    }
 }

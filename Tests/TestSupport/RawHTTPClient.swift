@@ -95,7 +95,7 @@ public final class RawHTTPClient {
             if count <= 0 { return nil }
             body += chunk[0..<count]
         }
-        return HTTPTestResponse(status: status, headers: headers, body: String(decoding: body, as: UTF8.self))
+        return HTTPTestResponse(status: status, headers: headers, bytes: body)
     }
 
     /// Whether the server has closed the connection (reads EOF within the timeout).
@@ -115,7 +115,27 @@ public final class RawHTTPClient {
 public struct HTTPTestResponse: Sendable {
     public var status: Int
     public var headers: [String: String]
-    public var body: String
+    /// The body as received (compressed, if the server coded it).
+    public var bytes: [UInt8]
+    /// The body as UTF-8 text.
+    public var body: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// `bytes` decompressed by the system's `gzip -dc`, which also checks the CRC and the size; nil if it refuses.
+public func gunzip(_ bytes: [UInt8]) throws -> [UInt8]? {
+    let path = NSTemporaryDirectory() + "cme-gzip-\(UUID().uuidString).gz"
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-dc", path]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return process.terminationStatus == 0 ? [UInt8](data) : nil
 }
 
 extension Array where Element == UInt8 {
