@@ -139,6 +139,80 @@ struct HTTPServerTests {
         }
     }
 
+    @Test(
+        "10 MB of garbage gets a 4xx and a close, whatever its shape, and the server keeps serving",
+        arguments: ["one endless request line", "endless header fields", "random bytes"]
+    )
+    func tenMegabytes(shape: String) async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port, timeoutSeconds: 20)
+            var sent = 0
+            let started = MonotonicClock.nanoseconds()
+            switch shape {
+            case "one endless request line":
+                client.send("GET /")
+                let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 1 << 20)
+                for _ in 0..<10 { sent += client.send(chunk) }
+            case "endless header fields":
+                client.send("GET / HTTP/1.1\r\nHost: x\r\n")
+                let chunk = Array(String(repeating: "X-Junk: 0123456789abcdef\r\n", count: 40_000).utf8)
+                for _ in 0..<10 { sent += client.send(chunk) }
+            default:
+                var generator = SystemRandomNumberGenerator()
+                for _ in 0..<10 {
+                    sent += client.send((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+                }
+            }
+            let answer = client.readToEnd()
+            // The status, unless the peer's reset (unread bytes at close) overtook it; either way it closed
+            // well before the 20 s receive timeout, and it never read everything.
+            #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"), "\(shape): \(answer.prefix(40))")
+            #expect(MonotonicClock.nanoseconds() - started < 15_000_000_000, "\(shape): the connection stayed open")
+            if shape == "one endless request line" { #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 414 ")) }
+            if shape == "endless header fields" { #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 431 ")) }
+            #expect(try RawHTTPClient.get("/alive", port: port)?.status == 200)
+        }
+    }
+
+    @Test("A quiet keep-alive connection is closed after the idle time; an active one is not")
+    func keepAliveIdle() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = 1
+        try await withServer(configuration) { port in
+            let quiet = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            let busy = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            for client in [quiet, busy] {
+                client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(client.readResponse()?.headers["connection"] == nil)
+            }
+            let started = MonotonicClock.nanoseconds()
+            // The busy one sends a request every 0.3 s and stays open past the quiet one's close.
+            var requests = 0
+            while MonotonicClock.nanoseconds() - started < 2_500_000_000 {
+                try await Task.sleep(for: .milliseconds(300))
+                busy.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+                if busy.readResponse()?.status == 200 { requests += 1 }
+            }
+            #expect(requests >= 5)
+            #expect(quiet.isClosedByPeer())
+            #expect(MonotonicClock.nanoseconds() - started < 25_000_000_000)
+        }
+    }
+
+    @Test("After the last request allowed on a connection, the response says close and the server closes")
+    func maxRequestsPerConnection() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxRequestsPerConnection = 3
+        try await withServer(configuration) { port in
+            let client = try RawHTTPClient(port: port)
+            client.send(String(repeating: "GET /n HTTP/1.1\r\nHost: x\r\n\r\n", count: 5))
+            let responses = (0..<3).compactMap { _ in client.readResponse() }
+            #expect(responses.map(\.status) == [200, 200, 200])
+            #expect(responses.map { $0.headers["connection"] } == [nil, nil, "close"])
+            #expect(client.isClosedByPeer())
+        }
+    }
+
     @Test("Serves IPv6 loopback when asked")
     func ipv6() async throws {
         guard let listener = try? Listener.bind(host: "::1", port: 0) else { return }  // IPv6 off on this host

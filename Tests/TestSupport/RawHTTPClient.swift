@@ -17,6 +17,7 @@ public final class RawHTTPClient {
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var result: Int32
         repeat {
             result = IPAddress.withSocketAddress(host: host, port: port) { connect(fd, $0, $1) } ?? -1
@@ -43,15 +44,19 @@ public final class RawHTTPClient {
         send(Array(text.utf8))
     }
 
-    public func send(_ bytes: [UInt8]) {
+    /// Sends `bytes`; returns how many the peer took before it closed or the timeout passed.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Int {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes {
                 Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
             }
-            if written <= 0 { return }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { break }
             offset += written
         }
+        return offset
     }
 
     /// Reads until the peer closes the connection or the timeout passes.
