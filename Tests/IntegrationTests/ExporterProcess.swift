@@ -78,6 +78,13 @@ final class ExporterProcess {
         try #require(listening && port > 0, "exporter did not start listening; log:\n\(log)")
     }
 
+    /// The exporter's own pid: the process started, or its child when a prefix (strace) forks it.
+    var pid: Int32 {
+        let started = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(started)/task/\(started)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { Int32($0) } ?? started
+    }
+
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// One scrape of /metrics, parsed.
@@ -110,7 +117,7 @@ final class ExporterProcess {
 
     /// Sends a signal and waits for the exit status.
     func stop(signal: Int32 = SIGTERM) async -> Int32 {
-        kill(process.processIdentifier, signal)
+        kill(pid, signal)
         _ = await waitUntil(timeout: 10) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
