@@ -8,10 +8,10 @@ RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(R
 BINARY := .build/release/claude-metrics-exporter
 # Debian packages: the tests need promtool and prometheus (package prometheus) for the exposition format,
 # the rules and a real scrape, systemd-analyze (package systemd) for the unit files, and systemd-nspawn
-# (package systemd-container) to boot a real systemd with the unit installed;
-# the demo needs curl.
-TEST_PACKAGES := prometheus systemd systemd-container
-TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn
+# (package systemd-container) to boot a real systemd with the unit installed, and strace to prove that
+# nothing is written into the watched trees; the demo needs curl.
+TEST_PACKAGES := prometheus systemd systemd-container strace
+TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
