@@ -139,6 +139,9 @@ private final class EventLoop: @unchecked Sendable {
     private let writeTimeout: UInt64
     private static let lingerTimeout: UInt64 = 2_000_000_000
     private static let maxDiscard = 1 << 20
+    /// Responses queued for a client that is not reading stop the processing of its pipelined requests here,
+    /// and unparsed input stops reading: a connection holds at most about 64 + 32 KiB, 512 of them ~50 MB.
+    private static let maxPendingOutput = 64 * 1024
 
     init(
         listener: Listener,
@@ -266,14 +269,27 @@ private final class EventLoop: @unchecked Sendable {
         if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             guard readInput(connection, now) else { return }
         }
-        if connection.state == .open { process(connection, now) }
-        flush(connection, now)
+        // Pipelined requests already read are answered as the client takes the responses, without waiting
+        // for more input that may never come.
+        while true {
+            let answered = connection.requests
+            if connection.state == .open { process(connection, now) }
+            let progressed = connection.requests != answered
+            flush(connection, now)
+            guard connections[connection.fd] === connection, progressed, connection.state == .open,
+                !connection.hasOutput, !connection.pendingInput.isEmpty
+            else { return }
+        }
     }
 
     /// Reads what is available. Returns false if the connection was closed.
     private func readInput(_ connection: Connection, _ now: UInt64) -> Bool {
         while true {
-            let count = recv(connection.fd, readChunk.baseAddress, readChunk.count, 0)
+            // Never buffer much more than one head (the parser refuses anything larger): with that much
+            // unparsed, reading waits until processing makes room.
+            let room = 2 * configuration.parser.maxHeadBytes - connection.pendingInput.count
+            if room <= 0 && connection.state != .lingering { return true }
+            let count = recv(connection.fd, readChunk.baseAddress, min(readChunk.count, max(room, 4096)), 0)
             if count > 0 {
                 if connection.state == .lingering {
                     connection.discarded += count
@@ -285,10 +301,6 @@ private final class EventLoop: @unchecked Sendable {
                 }
                 connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readChunk[0..<count]))
                 if connection.headerDeadline == nil { connection.headerDeadline = now + headerTimeout }
-                // Never buffer much more than one head: the parser refuses anything larger.
-                if connection.input.count - connection.inputStart > configuration.parser.maxHeadBytes * 4 {
-                    return true
-                }
                 if count < readChunk.count { return true }
                 continue
             }
@@ -312,7 +324,7 @@ private final class EventLoop: @unchecked Sendable {
     }
 
     private func process(_ connection: Connection, _ now: UInt64) {
-        while connection.state == .open && connection.output.count - connection.outputStart < 1 << 20 {
+        while connection.state == .open && connection.output.count - connection.outputStart < Self.maxPendingOutput {
             let pending = connection.pendingInput
             if pending.isEmpty {
                 connection.headerDeadline = nil

@@ -199,6 +199,35 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("Thousands of pipelined requests sent at once are all answered, in order, as the client reads")
+    func deepPipeline() async throws {
+        try await withServer { port in
+            let client = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            let count = 900  // under the 1000 requests a connection may carry; ~90 KB of responses
+            let requests = (0..<count).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+            // Sent from another thread: the server stops reading while its responses wait for this client.
+            let (fd, bytes) = (client.fd, Array(requests.utf8))
+            let sender = Task.detached {
+                var offset = 0
+                while offset < bytes.count {
+                    let sent = bytes.withUnsafeBytes {
+                        Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+                    }
+                    if sent < 0 && errno == EINTR { continue }
+                    if sent <= 0 { break }
+                    offset += sent
+                }
+            }
+            var paths: [String] = []
+            for _ in 0..<count {
+                guard let response = client.readResponse() else { break }
+                paths.append(response.body)
+            }
+            await sender.value
+            #expect(paths == (0..<count).map { "path=/\($0)" })
+        }
+    }
+
     @Test("After the last request allowed on a connection, the response says close and the server closes")
     func maxRequestsPerConnection() async throws {
         var configuration = HTTPServerConfiguration()
