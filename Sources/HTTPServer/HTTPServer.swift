@@ -131,6 +131,11 @@ private final class EventLoop: @unchecked Sendable {
     private let epoll: Int32
     private var connections: [Int32: Connection] = [:]
     private var stopping = false
+    /// Connections with pipelined requests left over after their turn: served again before the next wait,
+    /// after every other ready connection has had its turn.
+    private var backlog: [Int32] = []
+    /// Requests one connection may have answered per turn, so that a deep pipeline cannot delay a scrape.
+    private static let requestsPerTurn = 4
     private var stopDeadline: UInt64 = 0
     private let readChunk: UnsafeMutableRawBufferPointer
 
@@ -139,9 +144,10 @@ private final class EventLoop: @unchecked Sendable {
     private let writeTimeout: UInt64
     private static let lingerTimeout: UInt64 = 2_000_000_000
     private static let maxDiscard = 1 << 20
-    /// Responses queued for a client that is not reading stop the processing of its pipelined requests here,
-    /// and unparsed input stops reading: a connection holds at most about 64 + 32 KiB, 512 of them ~50 MB.
-    private static let maxPendingOutput = 64 * 1024
+    /// Responses queued for a client that is not reading stop the processing of its pipelined requests here
+    /// (three scrapes' worth), and unparsed input beyond one head stops reading: a connection holds some
+    /// 40 KiB at most, all 512 of them about 20 MB.
+    private static let maxPendingOutput = 16 * 1024
 
     init(
         listener: Listener,
@@ -190,7 +196,7 @@ private final class EventLoop: @unchecked Sendable {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         var nextSweep: UInt64 = 0
         while true {
-            let timeout: Int32 = connections.isEmpty && !stopping ? -1 : 250
+            let timeout: Int32 = !backlog.isEmpty ? 0 : connections.isEmpty && !stopping ? -1 : 250
             let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
             if count < 0 && errno != EINTR {
                 logger.error(
@@ -210,6 +216,11 @@ private final class EventLoop: @unchecked Sendable {
                 } else if let connection = connections[fd] {
                     service(connection, flags, now)
                 }
+            }
+            let deferred = backlog
+            backlog.removeAll(keepingCapacity: true)
+            for fd in deferred {
+                if let connection = connections[fd] { service(connection, 0, now) }
             }
             if stopping && (connections.isEmpty || now >= stopDeadline) { break }
             if now >= nextSweep {
@@ -270,15 +281,21 @@ private final class EventLoop: @unchecked Sendable {
             guard readInput(connection, now) else { return }
         }
         // Pipelined requests already read are answered as the client takes the responses, without waiting
-        // for more input that may never come.
+        // for more input that may never come; past its turn's share, the rest waits in the backlog.
+        let first = connection.requests
         while true {
             let answered = connection.requests
-            if connection.state == .open { process(connection, now) }
+            let budget = Self.requestsPerTurn - (answered - first)
+            if connection.state == .open && budget > 0 { process(connection, now, budget: budget) }
             let progressed = connection.requests != answered
             flush(connection, now)
             guard connections[connection.fd] === connection, progressed, connection.state == .open,
                 !connection.hasOutput, !connection.pendingInput.isEmpty
             else { return }
+            if connection.requests - first >= Self.requestsPerTurn {
+                backlog.append(connection.fd)
+                return
+            }
         }
     }
 
@@ -287,7 +304,7 @@ private final class EventLoop: @unchecked Sendable {
         while true {
             // Never buffer much more than one head (the parser refuses anything larger): with that much
             // unparsed, reading waits until processing makes room.
-            let room = 2 * configuration.parser.maxHeadBytes - connection.pendingInput.count
+            let room = configuration.parser.maxHeadBytes + 4096 - connection.pendingInput.count
             if room <= 0 && connection.state != .lingering { return true }
             let count = recv(connection.fd, readChunk.baseAddress, min(readChunk.count, max(room, 4096)), 0)
             if count > 0 {
@@ -323,8 +340,11 @@ private final class EventLoop: @unchecked Sendable {
         }
     }
 
-    private func process(_ connection: Connection, _ now: UInt64) {
-        while connection.state == .open && connection.output.count - connection.outputStart < Self.maxPendingOutput {
+    private func process(_ connection: Connection, _ now: UInt64, budget: Int = .max) {
+        let first = connection.requests
+        while connection.state == .open && connection.output.count - connection.outputStart < Self.maxPendingOutput
+            && connection.requests - first < budget
+        {
             let pending = connection.pendingInput
             if pending.isEmpty {
                 connection.headerDeadline = nil
