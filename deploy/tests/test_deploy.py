@@ -388,9 +388,15 @@ class RuntimeImageTests(unittest.TestCase):
             os.chmod(root, 0o755)
             port = free_port()
             env = {"METRICS_PORT": str(port), "LISTEN_ADDRESS": "127.0.0.1", "POD_NAME": "agent-0"}
+            os.makedirs(os.path.join(root, "proc"))
             chroot = shutil.which("chroot", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-            exporter = subprocess.Popen([chroot, "--userspec=1000:1000", root, "/claude-metrics-exporter"],
-                                        env=env, stderr=subprocess.PIPE)
+            unshare = shutil.which("unshare", path=os.environ.get("PATH", "") + ":/usr/bin:/bin")
+            # Every container runtime mounts /proc, and the Swift runtime's Dispatch needs it (its worker-pool
+            # monitor reads /proc/self/task and traps without it). It is mounted in a mount namespace of the
+            # exporter's own, so it vanishes with the process and never sits under the tree we delete.
+            mount_and_run = f'mount -t proc proc "$1/proc" && exec {chroot} --userspec=1000:1000 "$1" /claude-metrics-exporter'
+            exporter = subprocess.Popen([unshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
+                                         mount_and_run, "sh", root], env=env, stderr=subprocess.PIPE)
             body = wait_until(lambda: exporter.poll() is None and get(f"http://127.0.0.1:{port}/metrics")[1],
                               timeout=30)
             if not body:
@@ -400,6 +406,10 @@ class RuntimeImageTests(unittest.TestCase):
             labels = '{pod="agent-0",repository="unknown"}'
             self.assertEqual(sample(body, "claude_sessions_total" + labels), 1)
             self.assertEqual(sample(body, 'claude_exporter_healthy{pod="agent-0"}'), 1)
+            self.assertEqual(get(f"http://127.0.0.1:{port}/health"), (200, "OK"))
+            # Still serving a few seconds on (without /proc, Dispatch's pool monitor trapped by then: SIGILL).
+            time.sleep(4)
+            self.assertIsNone(exporter.poll(), "the chrooted exporter died")
             self.assertEqual(get(f"http://127.0.0.1:{port}/health"), (200, "OK"))
         finally:
             stop(exporter)
