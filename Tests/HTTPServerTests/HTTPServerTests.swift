@@ -206,18 +206,7 @@ struct HTTPServerTests {
             let count = 900  // under the 1000 requests a connection may carry; ~90 KB of responses
             let requests = (0..<count).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
             // Sent from another thread: the server stops reading while its responses wait for this client.
-            let (fd, bytes) = (client.fd, Array(requests.utf8))
-            let sender = Task.detached {
-                var offset = 0
-                while offset < bytes.count {
-                    let sent = bytes.withUnsafeBytes {
-                        Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
-                    }
-                    if sent < 0 && errno == EINTR { continue }
-                    if sent <= 0 { break }
-                    offset += sent
-                }
-            }
+            let sender = Task.detached { client.send(requests) }
             var paths: [String] = []
             for _ in 0..<count {
                 guard let response = client.readResponse() else { break }

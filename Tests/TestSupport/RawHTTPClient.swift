@@ -7,7 +7,7 @@ import Glibc
 
 /// A blocking TCP client for tests: sends raw bytes, reads raw responses. No keep-alive magic, no
 /// parsing beyond what a test asks for, so tests can send anything, including garbage.
-public final class RawHTTPClient {
+public final class RawHTTPClient: Sendable {
     public let fd: Int32
 
     /// Connects to `host` (an IPv4 or IPv6 literal) on `port`, with a receive timeout.
