@@ -295,8 +295,8 @@ struct ActivityTrackerTests {
         #expect(harness.registry.watchedPaths.contains("\(projects)/-new"))
     }
 
-    @Test("Watch limit reached: counted, logged once with the fix, and rescans still count")
-    func watchLimit() async {
+    @Test("Watch limit reached: counted, logged once with the fix, retried only by rescans, which still count")
+    func watchLimit() async throws {
         let harness = Harness()
         harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
         harness.registry.failWith(ENOSPC)
@@ -304,9 +304,14 @@ struct ActivityTrackerTests {
         #expect(harness.snapshot.watchErrors > 0)
         #expect(harness.snapshot.watches == 0)
         #expect(harness.snapshot.sessions == 1)
+        // No retry loop: between rescans nothing tries again; a rescan tries each folder at most once.
+        let afterStart = harness.registry.attempts
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(harness.registry.attempts == afterStart)
         harness.fileSystem.addFile("\(projects)/-repo/\(uuid2).jsonl")
         await harness.tracker.rescan()
         #expect(harness.snapshot.sessions == 2)
+        #expect(harness.registry.attempts - afterStart <= afterStart, "a rescan retried more than a start does")
         let errors = harness.messages(.error).filter { $0.contains("watch limit") }
         #expect(errors.count == 1)
         #expect(errors.first?.contains("max_user_watches") == true)

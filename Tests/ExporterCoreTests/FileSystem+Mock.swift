@@ -119,6 +119,7 @@ final class FakeWatchRegistry: WatchRegistry {
         var watches: [Int32: String] = [:]
         var failure: Int32?
         var removed: [Int32] = []
+        var attempts = 0
     }
 
     private let state = Mutex(State())
@@ -130,6 +131,7 @@ final class FakeWatchRegistry: WatchRegistry {
 
     func addWatch(path: String, mask: InotifyMask) throws(Errno) -> WatchDescriptor {
         let result: Result<Int32, Errno> = state.withLock { state in
+            state.attempts += 1
             if let failure = state.failure { return .failure(Errno(failure, call: "inotify_add_watch")) }
             // The kernel answers with the existing descriptor for a directory already watched.
             if let existing = state.watches.first(where: { $0.value == path })?.key { return .success(existing) }
@@ -153,6 +155,9 @@ final class FakeWatchRegistry: WatchRegistry {
     }
 
     var watchedPaths: Set<String> { state.withLock { Set($0.watches.values) } }
+
+    /// Every `addWatch` call so far, failed or not.
+    var attempts: Int { state.withLock { $0.attempts } }
 }
 
 /// A wall clock tests move by hand.
