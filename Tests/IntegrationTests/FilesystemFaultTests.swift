@@ -280,6 +280,36 @@ struct FilesystemFaultTests {
         #expect(events < 1_000_000)
     }
 
+    @Test(
+        "The kernel's watch limit reached (3 watches, in a user namespace): degraded, visible, no retry loop",
+        .enabled(if: FileManager.default.fileExists(atPath: "/proc/sys/user/max_inotify_watches"))
+    )
+    func realWatchLimit() async throws {
+        let tree = try TemporaryTree()
+        for project in 0..<5 { try tree.append(".claude/projects/-p\(project)/\(uuid()).jsonl") }
+        // The limit is per user namespace (Linux 5.11+): a namespace of its own, limited to 3 watches.
+        let limited = "echo 3 > /proc/sys/user/max_inotify_watches && exec \"$0\" \"$@\""
+        let exporter = try await ExporterProcess(
+            environment: ["CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "UPDATE_INTERVAL_SECONDS": "1"],
+            prefix: ["/usr/bin/unshare", "--user", "--map-root-user", "/bin/sh", "-c", limited]
+        )
+        try await exporter.waitForMetrics("5 sessions, watch errors counted") {
+            $0[Series.sessions] == 5 && ($0["claude_exporter_watch_errors_total"] ?? 0) > 0
+                && $0["claude_exporter_watches"] == 3
+        }
+        #expect(exporter.log.contains("watch limit") && exporter.log.contains("max_user_watches"))
+        // New sessions in folders without a watch are counted by the rescans.
+        for project in 0..<5 { try tree.append(".claude/projects/-p\(project)/\(uuid()).jsonl") }
+        try await exporter.waitForMetrics("10 sessions", timeout: 30) { $0[Series.sessions] == 10 }
+        // Degraded, not busy: three seconds of rescans every second cost little CPU.
+        let before = usage(of: exporter.pid).cpuSeconds
+        try await Task.sleep(for: .seconds(3))
+        let cpu = usage(of: exporter.pid).cpuSeconds - before
+        #expect(cpu < 1, "\(cpu) s of CPU in 3 s")
+        let limitErrors = exporter.log.split(separator: "\n").filter { $0.contains("watch limit") }
+        #expect(limitErrors.count == 1, "the watch limit is logged once, not per rescan")
+    }
+
     @Test("A Kubernetes-style ..data symlink swap over the watched folder converges to the new contents")
     func dataSymlinkSwap() async throws {
         let tree = try TemporaryTree()
