@@ -281,6 +281,15 @@ extension ExporterConfiguration {
         guard !value.utf8.contains(0) else {
             throw ConfigurationError(setting: setting, value: value, allowed: "expected a path without NUL bytes")
         }
+        // Absolute only: the working directory differs under systemd (/), in a container and in a shell, and a
+        // relative or blank value is almost always a mistake that would be awaited forever as "not created yet".
+        guard value.hasPrefix("/") else {
+            throw ConfigurationError(
+                setting: setting,
+                value: value,
+                allowed: "expected an absolute path (starting with /), such as /home/agent/.claude"
+            )
+        }
         var path = value
         while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         return path

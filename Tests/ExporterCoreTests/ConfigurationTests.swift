@@ -100,6 +100,22 @@ struct ConfigurationTests {
             ("LOG_FORMAT", "xml", "expected text or json"),
             ("ACTIVITY_SOURCES", "transcripts,bogus", "unknown source \"bogus\""),
             ("ACTIVITY_SOURCES", ",", "one or more of transcripts, history, status, happy_logs"),
+            ("ACTIVITY_SOURCES", "   ", "one or more of transcripts, history, status, happy_logs"),
+            ("METRICS_PORT", "   ", "from 1 to 65535"),
+            ("METRICS_PORT", "99999999999999999999", "from 1 to 65535"),
+            ("METRICS_PORT", "nan", "from 1 to 65535"),
+            ("UPDATE_INTERVAL_SECONDS", "-5", "from 0.1 to 3600"),
+            ("UPDATE_INTERVAL_SECONDS", "nan", "from 0.1 to 3600"),
+            ("UPDATE_INTERVAL_SECONDS", "inf", "from 0.1 to 3600"),
+            ("UPDATE_INTERVAL_SECONDS", "   ", "from 0.1 to 3600"),
+            ("IDLE_TIMEOUT_MINUTES", "-inf", "greater than 0"),
+            ("LISTEN_ADDRESS", "   ", "address literal"),
+            ("LOG_LEVEL", "   ", "debug, info, notice, warning, error"),
+            ("CLAUDE_DIR", "   ", "absolute path"),
+            ("CLAUDE_DIR", "relative/.claude", "absolute path"),
+            ("CLAUDE_CONFIG_DIR", "~/.claude", "absolute path"),
+            ("HAPPY_DIR", ".happy", "absolute path"),
+            ("HAPPY_HOME_DIR", "x", "absolute path"),
         ]
     )
     func badValues(variable: String, value: String, allowed: String) {
