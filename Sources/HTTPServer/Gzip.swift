@@ -141,8 +141,8 @@ private struct FixedCodes: Sendable {
     static let distanceExtraBits: [Int] = [
         0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
     ]
-    let distanceBases = Self.distanceBases
-    let distanceExtraBits = Self.distanceExtraBits
+    /// Per distance code: its 5-bit code, bit-reversed, and the base and extra-bit count of its range.
+    let distances: [(reversedCode: UInt32, base: Int, extraBits: Int)]
 
     init() {
         func literal(_ symbol: Int) -> (code: UInt32, length: Int) {
@@ -166,6 +166,9 @@ private struct FixedCodes: Sendable {
             let extra = UInt32(length - Self.lengthBases[index]) << UInt32(codeLength)
             return (code | extra) << 5 | UInt32(codeLength + Self.lengthExtraBits[index])
         }
+        distances = (0..<30).map {
+            (Self.reversed(UInt32($0), length: 5), Self.distanceBases[$0], Self.distanceExtraBits[$0])
+        }
         distanceCodeIndex = (0..<512).map { slot in
             let distance = slot < 256 ? slot + 1 : ((slot - 256) << 7) + 1
             return UInt8(Self.lastIndex(in: Self.distanceBases, notAbove: distance))
@@ -186,9 +189,8 @@ private struct FixedCodes: Sendable {
         let packed = lengths[length]
         writer.write(packed >> 5, bits: Int(packed & 31))
         let slot = distance <= 256 ? distance - 1 : 256 + (distance - 1) >> 7
-        let index = Int(distanceCodeIndex[slot])
-        let code = Self.reversed(UInt32(index), length: 5) | UInt32(distance - distanceBases[index]) << 5
-        writer.write(code, bits: 5 + distanceExtraBits[index])
+        let code = distances[Int(distanceCodeIndex[slot])]
+        writer.write(code.reversedCode | UInt32(distance - code.base) << 5, bits: 5 + code.extraBits)
     }
 
     private static func lastIndex(in bases: [Int], notAbove value: Int) -> Int {
