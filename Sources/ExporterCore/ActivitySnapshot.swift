@@ -93,11 +93,19 @@ public struct ActivityStatus: Sendable, Equatable {
 }
 
 /// Where the tracker publishes snapshots and readers take them: a lock held only to copy a struct.
+///
+/// It also keeps the proof of life that `/health` checks: when the state actor last answered a heartbeat
+/// and when it last finished a rescan (monotonic nanoseconds), written on the actor and read by the HTTP
+/// thread without waiting for anything.
 public final class SnapshotStore: Sendable {
     private let current: Mutex<ActivitySnapshot>
+    private let answered: Atomic<UInt64>
+    private let rescanned: Atomic<UInt64>
 
-    public init(_ initial: ActivitySnapshot) {
+    public init(_ initial: ActivitySnapshot, startedAt: UInt64 = MonotonicClock.nanoseconds()) {
         current = Mutex(initial)
+        answered = Atomic(startedAt)
+        rescanned = Atomic(startedAt)
     }
 
     /// The latest snapshot.
@@ -106,4 +114,12 @@ public final class SnapshotStore: Sendable {
     func publish(_ snapshot: ActivitySnapshot) {
         current.withLock { $0 = snapshot }
     }
+
+    /// When the state actor last answered a heartbeat (monotonic nanoseconds).
+    public var lastAnswer: UInt64 { answered.load(ordering: .relaxed) }
+    /// When the state actor last finished a full scan or rescan (monotonic nanoseconds).
+    public var lastRescan: UInt64 { rescanned.load(ordering: .relaxed) }
+
+    func recordAnswer(at time: UInt64) { answered.store(time, ordering: .relaxed) }
+    func recordRescan(at time: UInt64) { rescanned.store(time, ordering: .relaxed) }
 }

@@ -77,11 +77,11 @@ public actor ActivityTracker {
     private var futureTimeLogged = false
     private var watchFailuresLogged: Set<Int32> = []
     private var unreadableLogged: Set<String> = []
-    /// The session registry by file name, and what was last logged of each live process.
-    private var sessionEntries: [String: RegistryEntry] = [:]
-    private var liveStatuses: [Int32: (status: AgentStatus, session: String)] = [:]
+    /// The session registry (`sessions/`), and the liveness check that runs while an entry is live.
+    private var sessionRegistry: SessionRegistryMonitor
     private var registryTimer: Task<Void, Never>?
-    private var registryProblemsLogged: Set<String> = []
+    /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
+    private var relevantMounts: Set<String>?
     /// Whether the scan under way stats every file, or trusts the watches (see ``scan(_:)``).
     private var statEverything = true
     private var periodicScans = 0
@@ -113,6 +113,13 @@ public actor ActivityTracker {
         self.logger = logger
         self.clock = clock
         self.snapshot = store.snapshot
+        self.sessionRegistry = SessionRegistryMonitor(
+            directory: settings.claudeDirectory + "/" + ClaudeLayout.sessions,
+            freshness: settings.idleTimeoutSeconds,
+            fileSystem: fileSystem,
+            processes: processes,
+            logger: logger
+        )
     }
 
     /// Runs the first full scan and sets up the watches.
@@ -128,9 +135,36 @@ public actor ActivityTracker {
         scan(.reload)
     }
 
-    /// Does nothing, on the actor's thread: awaiting it proves that the state actor's executor and the task
-    /// that awaits it are alive (the systemd watchdog pings only after it returns).
-    public func heartbeat() {}
+    /// The mount table changed. When a mount point on, below or above a root came or went, watches may be
+    /// left on folders a mount now hides (inotify watches inodes, not paths): everything is watched and
+    /// scanned again. The first call only records the mount points.
+    public func mountTableChanged(_ mountPoints: [String]) {
+        let roots = [settings.claudeDirectory, settings.happyDirectory]
+        let relevant = Set(
+            mountPoints.filter { point in
+                roots.contains { root in
+                    point == root || point.hasPrefix(root + "/") || (point != "/" && root.hasPrefix(point + "/"))
+                }
+            }
+        )
+        defer { relevantMounts = relevant }
+        guard let previous = relevantMounts, previous != relevant else { return }
+        logger.info(
+            "mounts changed on a watched path; watching and scanning everything again",
+            metadata: [
+                "mounted": "\(relevant.subtracting(previous).sorted().joined(separator: ","))",
+                "unmounted": "\(previous.subtracting(relevant).sorted().joined(separator: ","))",
+            ]
+        )
+        reload()
+    }
+
+    /// Records, on the actor's thread, that the actor answered: awaiting it proves that the state actor's
+    /// executor and the task that awaits it are alive. `/health` fails when answers stop (see ``Health``),
+    /// and the systemd watchdog is pinged only after one.
+    public func heartbeat() {
+        store.recordAnswer(at: MonotonicClock.nanoseconds())
+    }
 
     /// The fallback rescan: stat only, repairs whatever events missed.
     public func rescan() {
@@ -205,6 +239,7 @@ public actor ActivityTracker {
         establish(.happy)
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
         if statEverything { Heap.trim() }
+        store.recordRescan(at: MonotonicClock.nanoseconds())
         snapshot.lastScanDuration = seconds
         snapshot.rescans &+= 1
         let metadata: Logger.Metadata = [
@@ -237,7 +272,13 @@ public actor ActivityTracker {
         let path = rootPath(root)
         let exists: Bool
         do {
-            exists = try fileSystem.status(of: path).kind == .directory
+            let kind = try fileSystem.status(of: path).kind
+            exists = kind == .directory
+            if !exists {
+                // There, but not a directory (a file put in its place): it cannot be read as one, which is
+                // unhealthy, not merely "not created yet". Its parent is watched for a directory to return.
+                return rootMissing(root, because: Errno(ENOTDIR, call: "stat"))
+            }
         } catch {
             if error.code != ENOENT && error.code != ENOTDIR {
                 // The parent is not searchable: the directory may exist, we cannot tell.
@@ -261,14 +302,15 @@ public actor ActivityTracker {
         }
     }
 
-    private func rootMissing(_ root: Root) {
+    /// The root is not there as a directory: `problem` says why when something else stands in its place.
+    private func rootMissing(_ root: Root, because problem: Errno? = nil) {
         switch root {
         case .claude:
             unwatchTree(.claudeRoot)
             dropProjects()
             dropRegistry()
             tree.historyPresent = false
-            setClaudeReadable(true, path: settings.claudeDirectory, error: nil)
+            setClaudeReadable(problem == nil, path: settings.claudeDirectory, error: problem)
         case .happy:
             unwatchTree(.happyRoot)
             tree.happyLogs = []
@@ -528,121 +570,43 @@ public actor ActivityTracker {
             logUnreadable(sessionsPath, error)
             return
         }
-        let present = Set(files.map(\.name))
-        for name in sessionEntries.keys where !present.contains(name) { sessionEntries[name] = nil }
-        for file in files where sessionEntries[file.name]?.modified != file.modified { readRegistryFile(file.name) }
-        refreshRegistry()
+        sessionRegistry.synchronize(with: files, now: clock())
+        sessionRegistry.checkLiveness(now: clock())
+        registryChanged()
     }
 
     private func dropRegistry() {
         unwatch(.sessions)
-        sessionEntries = [:]
-        refreshRegistry()
+        sessionRegistry.removeAll()
+        registryChanged()
     }
 
-    /// Reads one registry file (at most 64 KiB). A file cut short by a write in progress keeps the entry
-    /// read before; the next event reads it again. Problems are logged once per file, at debug level
-    /// except for an oversized file.
-    private func readRegistryFile(_ name: String) {
-        let path = sessionsPath + "/" + name
-        guard let status = try? fileSystem.status(of: path), status.kind == .regular else {
-            sessionEntries[name] = nil
-            return
-        }
-        let bytes: [UInt8]
-        do {
-            let (read, truncated) = try fileSystem.contents(of: path, limit: ClaudeLayout.registryFileLimit)
-            guard !truncated else {
-                sessionEntries[name] = nil
-                if registryProblemsLogged.insert("large:" + name).inserted {
-                    logger.warning(
-                        "session registry file larger than 64 KiB; skipped",
-                        metadata: ["path": "\(path)"]
-                    )
-                }
-                return
-            }
-            bytes = read
-        } catch {
-            if error.code == ENOENT { sessionEntries[name] = nil }
-            return
-        }
-        switch RegistryEntry.parse(bytes, fileName: name, modified: status.modified) {
-        case .success(let entry):
-            sessionEntries[name] = entry
-        case .failure(.malformed(let reason)):
-            logger.debug(
-                "session registry file not complete; keeping what was read before",
-                metadata: ["path": "\(path)", "reason": "\(reason)"]
-            )
-        case .failure(.notAnEntry(let reason)):
-            sessionEntries[name] = nil
-            if registryProblemsLogged.count < 1000, registryProblemsLogged.insert(name).inserted {
-                logger.debug(
-                    "not a session registry entry; ignored",
-                    metadata: ["path": "\(path)", "reason": "\(reason)"]
-                )
-            }
-        }
-    }
-
-    /// Re-evaluates which registry entries are live, logs status changes, and keeps a 1-second liveness
-    /// check running while there are entries (a process that dies without removing its file stops counting
-    /// within about a second).
-    private func refreshRegistry() {
-        let now = clock()
-        var counts = [Int](repeating: 0, count: AgentStatus.allCases.count)
-        var live: [LiveSession] = []
-        var current: [Int32: (status: AgentStatus, session: String)] = [:]
-        for entry in sessionEntries.values
-        where entry.isLive(processes: processes, now: now, freshness: settings.idleTimeoutSeconds) {
-            counts[AgentStatus.allCases.firstIndex(of: entry.status)!] += 1
-            live.append(
-                LiveSession(
-                    pid: entry.pid,
-                    sessionID: entry.sessionID,
-                    status: entry.status,
-                    rawStatus: entry.rawStatus,
-                    cwd: entry.cwd
-                )
-            )
-            current[entry.pid] = (entry.status, entry.sessionID)
-        }
-        for pid in Set(current.keys).union(liveStatuses.keys).sorted() {
-            let before = liveStatuses[pid]
-            let after = current[pid]
-            guard before?.status != after?.status || before?.session != after?.session else { continue }
-            logger.info(
-                after == nil ? "agent session ended" : "agent session status",
-                metadata: [
-                    "pid": "\(pid)", "session_id": "\(after?.session ?? before?.session ?? "")",
-                    "status": "\(after?.status.rawValue ?? "gone")", "previous": "\(before?.status.rawValue ?? "none")",
-                ]
-            )
-        }
-        liveStatuses = current
-        snapshot.agentSessions = counts
-        snapshot.liveSessions = live.sorted { $0.pid < $1.pid }
-        snapshot.statusActive = live.contains { $0.status.isActivity }
-        tree.registryEntries = sessionEntries.count
-        if snapshot.statusActive, let busy = live.first(where: { $0.status.isActivity }) {
-            observe(.status, now, sessionsPath + "/\(busy.pid).json", fromEvent: true)
-        }
-        if !sessionEntries.isEmpty && registryTimer == nil {
+    /// Puts the registry's live view into the snapshot, counts a busy or waiting process as activity now, and
+    /// keeps a 1-second liveness check running while an entry is live (a process that dies without removing
+    /// its file stops counting within about a second).
+    private func registryChanged() {
+        let live = sessionRegistry.live
+        snapshot.agentSessions = live.counts
+        snapshot.liveSessions = live.sessions
+        snapshot.statusActive = live.active != nil
+        tree.registryEntries = sessionRegistry.entryFiles
+        if let active = live.active { observe(.status, clock(), active.file, fromEvent: true) }
+        if sessionRegistry.hasLiveEntries && registryTimer == nil {
             registryTimer = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
+                while true {
+                    do { try await Task.sleep(for: .seconds(1)) } catch { return }
                     guard let self, await self.registryTick() else { return }
                 }
             }
         }
     }
 
-    /// The liveness check; returns false (ending the timer) once the registry is empty.
+    /// The liveness check; returns false (ending the timer) once no entry is live.
     private func registryTick() -> Bool {
-        refreshRegistry()
+        sessionRegistry.checkLiveness(now: clock())
+        registryChanged()
         publish()
-        if sessionEntries.isEmpty {
+        if !sessionRegistry.hasLiveEntries {
             registryTimer = nil
             return false
         }
@@ -685,8 +649,8 @@ public actor ActivityTracker {
                 if structural { scanProject(name) }
             case .sessions:
                 if ClaudeLayout.isRegistryFile(name) {
-                    readRegistryFile(name)
-                    refreshRegistry()
+                    sessionRegistry.read(CollectionOfOne(name), now: clock())
+                    registryChanged()
                 }
             case .project(let slug):
                 if ClaudeLayout.isTranscript(name) {
@@ -909,7 +873,7 @@ public actor ActivityTracker {
                     "agent idle",
                     metadata: [
                         "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
-                        "idle_seconds": "\(Int(status.secondsSince))", "sessions": "\(snapshot.sessions)",
+                        "idle_seconds": "\(Int(min(status.secondsSince, 1e15)))", "sessions": "\(snapshot.sessions)",
                     ]
                 )
             }

@@ -88,34 +88,45 @@ public struct RegistryEntry: Sendable, Equatable {
         default: processStart = nil
         }
         guard let processStart else { return .failure(.notAnEntry("no usable procStart")) }
-        var pid: Int32?
-        if case .number(let number) = members["pid"], number > 0, number < Double(Int32.max), number == number.rounded()
-        {
+        let pid: Int32?
+        if let value = members["pid"] {
+            // A pid that is there but unusable makes the file no entry: guessing from the file name could
+            // attribute a stranger's file to a live process.
+            guard case .number(let number) = value, number >= 1, number <= Double(Int32.max),
+                number == number.rounded()
+            else { return .failure(.notAnEntry("invalid pid")) }
             pid = Int32(number)
         } else if fileName.hasSuffix(".json") {
             pid = Int32(fileName.dropLast(5))
+        } else {
+            pid = nil
         }
         guard let pid, pid > 0 else { return .failure(.notAnEntry("no usable pid")) }
         var rawStatus = "?"
         var status = AgentStatus.unknown
         if case .string(let text) = statusValue {
-            rawStatus = text
+            rawStatus = Self.bounded(text, Self.maxStatusBytes)
             status = AgentStatus(rawValue: text).flatMap { $0 == .unknown ? nil : $0 } ?? .unknown
         }
         var updated: Timestamp?
-        if case .number(let milliseconds) = members["statusUpdatedAt"], milliseconds.isFinite, milliseconds > 0 {
-            let whole = Int64(milliseconds / 1000)
-            updated = Timestamp(seconds: whole, nanoseconds: Int64((milliseconds - Double(whole) * 1000) * 1_000_000))
+        // Epoch milliseconds; anything outside [1, 1e17) (the year 3,170,000) is no time at all. The bound
+        // keeps every later conversion and subtraction far from Int64's limits.
+        if case .number(let milliseconds) = members["statusUpdatedAt"], milliseconds >= 1, milliseconds < 1e17 {
+            let whole = (milliseconds / 1000).rounded(.down)
+            updated = Timestamp(
+                seconds: Int64(whole),
+                nanoseconds: min(999_999_999, Int64(((milliseconds - whole * 1000) * 1_000_000).rounded(.down)))
+            )
         }
-        func text(_ key: String) -> String {
-            if case .string(let value) = members[key] { return value }
+        func text(_ key: String, _ limit: Int) -> String {
+            if case .string(let value) = members[key] { return Self.bounded(value, limit) }
             return ""
         }
         return .success(
             RegistryEntry(
                 pid: pid,
-                sessionID: text("sessionId"),
-                cwd: text("cwd"),
+                sessionID: text("sessionId", Self.maxSessionIDBytes),
+                cwd: text("cwd", Self.maxDirectoryBytes),
                 status: status,
                 rawStatus: rawStatus,
                 statusUpdatedAt: updated,
@@ -125,17 +136,49 @@ public struct RegistryEntry: Sendable, Equatable {
         )
     }
 
-    /// Whether the registered process is still running.
+    /// The longest strings kept from a registry file (UTF-8 bytes; longer ones are cut, with "…"), so an entry
+    /// costs a bounded amount of memory whatever the file holds. A session id is a 36-byte UUID.
+    public static let maxSessionIDBytes = 128
+    public static let maxDirectoryBytes = 1024
+    public static let maxStatusBytes = 64
+
+    static func bounded(_ text: String, _ limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var end = text.utf8.index(text.utf8.startIndex, offsetBy: limit - 3)
+        while end > text.utf8.startIndex && UTF8.isContinuation(text.utf8[end]) { text.utf8.formIndex(before: &end) }
+        return String(text[..<end]) + "…"
+    }
+
+    /// Whether the registered process is running, as far as this process can tell.
     ///
     /// Where other processes are visible (a host, or a pod with `shareProcessNamespace: true`), the entry
     /// is live while `/proc/<pid>/stat` exists with the registered start time (a reused pid does not
-    /// count). Where they are not (a sidecar in its own pid namespace), liveness cannot be checked, and
+    /// count), and dead for good otherwise. Where they are not (a sidecar in its own pid namespace, where
+    /// a pid seen in `/proc` is one of this container's, not Claude's), liveness cannot be checked, and
     /// the entry counts as live only while its status was updated within `freshness` seconds, so that a
-    /// dead process's leftover file can never keep the agent active.
-    public func isLive(processes: any ProcessTable, now: Timestamp, freshness: Double) -> Bool {
-        if let ticks = processes.startTicks(of: pid) { return ticks == processStart }
-        if processes.seesOtherProcesses { return false }
-        return now.seconds(since: statusUpdatedAt ?? modified) < freshness
+    /// dead process's leftover file can never keep the agent active. The update time counts from
+    /// `readAt` at the latest: a time in the future counts as "now" once, then ages.
+    /// An entry naming this very process (its pid and start time) is never live.
+    public func liveness(processes: any ProcessTable, readAt: Timestamp, now: Timestamp, freshness: Double) -> Liveness
+    {
+        let ticks = processes.startTicks(of: pid)
+        if pid == processes.ownProcessID && ticks == processStart { return .dead }
+        if pid != processes.ownProcessID, let ticks, ticks == processStart { return .running }
+        if processes.seesOtherProcesses { return .dead }
+        let until = min(statusUpdatedAt ?? modified, readAt).adding(seconds: freshness)
+        return now < until ? .fresh(until: until) : .dead
+    }
+
+    /// How an entry's process was found alive, which says how to check it again.
+    public enum Liveness: Sendable, Equatable {
+        /// Seen in `/proc` with the registered start time: look again later.
+        case running
+        /// Not checkable; live until this time unless the file is rewritten.
+        case fresh(until: Timestamp)
+        /// Not running, or this exporter itself: stays so until the file changes.
+        case dead
+
+        public var isLive: Bool { self != .dead }
     }
 }
 

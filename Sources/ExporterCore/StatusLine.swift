@@ -30,11 +30,15 @@ public enum StatusLine {
         sources: Set<ActivitySource>
     ) -> [Int] {
         let active = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: sources).active
-        return [active ? 1 : 0, snapshot.healthy ? 1 : 0, snapshot.sessions, snapshot.watches, Int(snapshot.rescans)]
+        return [
+            active ? 1 : 0, snapshot.healthy ? 1 : 0, snapshot.sessions, snapshot.watches,
+            Int(truncatingIfNeeded: snapshot.rescans),
+        ]
     }
 
     static func age(_ seconds: Double) -> String {
-        let whole = Int(seconds.rounded(.down))
+        // Clamped: an activity time from a file dated far in the past must not overflow the conversion.
+        let whole = seconds.isNaN ? 0 : Int(min(max(seconds, 0), 1e15).rounded(.down))
         if whole < 120 { return "\(whole) s ago" }
         if whole < 120 * 60 { return "\(whole / 60) min ago" }
         if whole < 48 * 3600 { return "\(whole / 3600) h ago" }

@@ -53,9 +53,11 @@ public protocol FileSystem: Sendable {
     /// `stat(2)` of `path`, following symbolic links.
     func status(of path: String) throws(Errno) -> FileStatus
 
-    /// The first `limit` bytes of the file at `path`, and whether it is longer. Only the session registry's
-    /// small files are ever read.
-    func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool)
+    /// The first `limit` bytes of the regular file at `path`, whether it is longer, and its modification
+    /// time. Only the session registry's small files are ever read. Anything but a regular file (a FIFO, a
+    /// device, a symbolic link) throws ``SmallFile/notRegular`` or `ELOOP` without blocking: see
+    /// ``SmallFile/read(_:limit:)``.
+    func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents
 
     /// Calls `body` for each entry of the directory at `path` except `.` and `..`.
     ///
@@ -80,7 +82,7 @@ public struct LocalFileSystem: FileSystem {
         return FileStatus(info)
     }
 
-    public func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool) {
+    public func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {
         try SmallFile.read(path, limit: limit)
     }
 

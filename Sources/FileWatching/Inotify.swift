@@ -100,7 +100,7 @@ public final class Inotify: WatchRegistry {
 
     /// The node-wide limit on watches per user (`/proc/sys/fs/inotify/max_user_watches`), for messages.
     public static func maxUserWatches() -> Int? {
-        guard let (bytes, _) = try? SmallFile.read("/proc/sys/fs/inotify/max_user_watches", limit: 64) else {
+        guard let bytes = try? SmallFile.read("/proc/sys/fs/inotify/max_user_watches", limit: 64).bytes else {
             return nil
         }
         return Int(String(decoding: bytes, as: UTF8.self).filter { $0.isNumber })

@@ -88,6 +88,7 @@ public struct HTTPRequestParser: Sendable {
         // Header fields.
         var lineIndex = requestLineEnd + 2
         var contentLength: Int?
+        var hostFields = 0
         while lineIndex < headEnd - 2 {
             var lineEnd = lineIndex
             while input[lineEnd] != 0x0D { lineEnd += 1 }
@@ -104,6 +105,10 @@ public struct HTTPRequestParser: Sendable {
                 return .error(status: 431, reason: "more than \(limits.maxHeaderFields) header fields")
             }
             switch name {
+            case "host":
+                // RFC 9112 section 3.2: more than one Host field line is a 400, whatever the values.
+                hostFields += 1
+                if hostFields > 1 { return .error(status: 400, reason: "more than one Host header field") }
             case "transfer-encoding":
                 return .error(status: 400, reason: "request bodies are not accepted (Transfer-Encoding)")
             case "content-length":

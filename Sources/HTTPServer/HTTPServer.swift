@@ -10,7 +10,9 @@ import Glibc
 /// Limits and timeouts of the server; the README has them as a table.
 public struct HTTPServerConfiguration: Sendable {
     public var parser = HTTPParserLimits()
-    /// Connections served at once; one more is answered 503 and closed.
+    /// Connections served at once. At the cap a newcomer takes the place of the connection that costs least
+    /// to lose (lingering, then idle keep-alive, then the oldest without a complete request head); only when
+    /// every connection has a response in flight is it answered 503 and closed.
     public var maxConnections = 512
     /// Seconds a client has to send a complete request head, counted from the connection's start (first
     /// request) or from the request's first byte (later requests). Slow clients are closed.
@@ -96,6 +98,9 @@ private final class Connection {
     }
 
     let fd: Int32
+    /// The order of acceptance: breaks ties between connections accepted in the same loop turn (they share a
+    /// clock reading), so "the oldest" is always well defined.
+    let serial: UInt64
     var input: [UInt8] = []
     var inputStart = 0
     var output: [UInt8] = []
@@ -110,8 +115,9 @@ private final class Connection {
     var lingerDeadline: UInt64 = 0
     var discarded = 0
 
-    init(fd: Int32, now: UInt64, headerTimeout: UInt64, idleTimeout: UInt64) {
+    init(fd: Int32, serial: UInt64, now: UInt64, headerTimeout: UInt64, idleTimeout: UInt64) {
         self.fd = fd
+        self.serial = serial
         headerDeadline = now + headerTimeout
         idleDeadline = now + idleTimeout
     }
@@ -134,6 +140,8 @@ private final class EventLoop: @unchecked Sendable {
     /// Connections with pipelined requests left over after their turn: served again before the next wait,
     /// after every other ready connection has had its turn.
     private var backlog: [Int32] = []
+    /// Connections accepted so far (see ``Connection/serial``).
+    private var accepted: UInt64 = 0
     /// Requests one connection may have answered per turn, so that a deep pipeline cannot delay a scrape.
     private static let requestsPerTurn = 4
     private var stopDeadline: UInt64 = 0
@@ -246,7 +254,9 @@ private final class EventLoop: @unchecked Sendable {
     }
 
     private func acceptConnections(_ now: UInt64) {
-        while true {
+        // A bounded number per turn: connections just accepted get their requests read before a flood of
+        // newcomers can make them the oldest without a complete head (the listener stays ready for the rest).
+        for _ in 0..<max(1, configuration.maxConnections / 4) {
             let fd = accept4(listener.fileDescriptor, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
@@ -257,6 +267,12 @@ private final class EventLoop: @unchecked Sendable {
                     )
                 }
                 return
+            }
+            if connections.count >= configuration.maxConnections, let victim = cheapestToLose() {
+                // At the cap, make room instead of refusing the newcomer: otherwise any local process holding
+                // idle connections could keep every scrape out.
+                logger.debug("at the connection cap; closed the connection that costs least to lose")
+                close(victim)
             }
             if connections.count >= configuration.maxConnections {
                 let refusal = HTTPResponse.text(503, "too many connections\n").serialized(
@@ -273,11 +289,46 @@ private final class EventLoop: @unchecked Sendable {
             // megabytes: a client that pipelines and never reads then costs bounded kernel memory and work.
             var sendBuffer: Int32 = 64 * 1024
             setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, socklen_t(MemoryLayout<Int32>.size))
-            let connection = Connection(fd: fd, now: now, headerTimeout: headerTimeout, idleTimeout: idleTimeout)
+            accepted &+= 1
+            let connection = Connection(
+                fd: fd,
+                serial: accepted,
+                now: now,
+                headerTimeout: headerTimeout,
+                idleTimeout: idleTimeout
+            )
             connection.interest = EPOLLIN.rawValue
             connections[fd] = connection
             register(fd, EPOLLIN.rawValue)
         }
+    }
+
+    /// At the connection cap, the connection whose loss costs least: one that is lingering (its answer was
+    /// sent), else the one idle longest between requests (keep-alive; a client reconnects for its next
+    /// request), else the oldest that has not sent a complete request head. A connection with a response
+    /// being written is never chosen; when all are, the newcomer is refused.
+    private func cheapestToLose() -> Connection? {
+        typealias Age = (deadline: UInt64, serial: UInt64)
+        var idle: (connection: Connection, age: Age)?
+        var waiting: (connection: Connection, age: Age)?
+        let never: Age = (.max, .max)
+        for connection in connections.values {
+            switch connection.state {
+            case .lingering:
+                return connection
+            case .open where !connection.hasOutput:
+                if let deadline = connection.headerDeadline {
+                    let age = (deadline, connection.serial)
+                    if age < waiting?.age ?? never { waiting = (connection, age) }
+                } else {
+                    let age = (connection.idleDeadline, connection.serial)
+                    if age < idle?.age ?? never { idle = (connection, age) }
+                }
+            case .open, .closingAfterWrite:
+                continue
+            }
+        }
+        return idle?.connection ?? waiting?.connection
     }
 
     private func service(_ connection: Connection, _ flags: UInt32, _ now: UInt64) {

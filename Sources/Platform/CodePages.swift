@@ -19,7 +19,7 @@ public enum CodePages {
     @discardableResult
     public static func release() -> Int {
         guard let executable = executablePath(),
-            let (maps, _) = try? SmallFile.read("/proc/self/maps", limit: 1 << 20)
+            let maps = try? SmallFile.read("/proc/self/maps", limit: 1 << 20).bytes
         else { return 0 }
         var advised = 0
         for line in maps.split(separator: UInt8(ascii: "\n")) {

@@ -47,7 +47,7 @@ public struct ProcessStatistics: Sendable, Equatable {
     }
 
     private static func residentPages() -> Double {
-        guard let (bytes, _) = try? SmallFile.read("/proc/self/statm", limit: 256) else { return 0 }
+        guard let bytes = try? SmallFile.read("/proc/self/statm", limit: 256).bytes else { return 0 }
         let fields = bytes.split(separator: UInt8(ascii: " "))
         guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
         return Double(pages)
@@ -66,9 +66,9 @@ public struct ProcessStatistics: Sendable, Equatable {
 
     /// When this process started, in Unix seconds: `/proc/self/stat` field 22 plus the boot time.
     public static func startTime() -> Double? {
-        guard let (stat, _) = try? SmallFile.read("/proc/self/stat", limit: 4096),
+        guard let stat = try? SmallFile.read("/proc/self/stat", limit: 4096).bytes,
             let ticks = ProcStat.startTicks(stat),
-            let (bootFile, _) = try? SmallFile.read("/proc/stat", limit: 64 * 1024),
+            let bootFile = try? SmallFile.read("/proc/stat", limit: 64 * 1024).bytes,
             let bootTime = ProcStat.bootTime(bootFile)
         else { return nil }
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))

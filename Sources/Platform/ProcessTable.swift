@@ -10,6 +10,8 @@ public protocol ProcessTable: Sendable {
     /// Whether processes outside this process's own container are visible. When they are not, a pid that
     /// is not found may belong to a live process: its absence proves nothing.
     var seesOtherProcesses: Bool { get }
+    /// This process's own pid, which a registry entry may name but never as a live agent.
+    var ownProcessID: Int32 { get }
 }
 
 /// The real process table.
@@ -19,12 +21,15 @@ public struct LocalProcessTable: ProcessTable {
     /// `shareProcessNamespace: true`, pid 1 is the pod's pause process; on a host, it is the init system).
     public let seesOtherProcesses: Bool
 
+    public let ownProcessID: Int32
+
     public init() {
-        seesOtherProcesses = getpid() != 1
+        ownProcessID = getpid()
+        seesOtherProcesses = ownProcessID != 1
     }
 
     public func startTicks(of pid: Int32) -> UInt64? {
-        guard pid > 0, let (stat, _) = try? SmallFile.read("/proc/\(pid)/stat", limit: 4096) else { return nil }
+        guard pid > 0, let stat = try? SmallFile.read("/proc/\(pid)/stat", limit: 4096).bytes else { return nil }
         return ProcStat.startTicks(stat)
     }
 }

@@ -4,28 +4,69 @@ import Glibc
 
 /// Reads whole small files (`/proc` entries, registry files) without Foundation.
 public enum SmallFile {
-    /// Reads at most `limit` bytes of the file at `path`; `truncated` is true when the file is longer.
+    /// The `errno` a read reports for a path that is not a regular file (a FIFO, a device, a socket, a
+    /// directory): Linux has no `EFTYPE`, and `EINVAL` is what the `open` family reports for a wrong kind.
+    public static let notRegular: Int32 = EINVAL
+
+    /// What ``read(_:limit:)`` returns: the bytes, whether the file was longer, and its modification time
+    /// as `fstat` saw it on the descriptor that was read.
+    public struct Contents: Sendable {
+        public var bytes: [UInt8]
+        public var truncated: Bool
+        public var modified: Timestamp
+
+        public init(bytes: [UInt8], truncated: Bool, modified: Timestamp) {
+            self.bytes = bytes
+            self.truncated = truncated
+            self.modified = modified
+        }
+    }
+
+    /// Reads at most `limit` bytes of the regular file at `path`; `truncated` is true when it is longer.
+    ///
+    /// Safe against whatever sits at `path`, which a hostile or racing writer may swap at any moment: the
+    /// file is opened with `O_NONBLOCK` (a FIFO or a device cannot park the calling thread in `open` or
+    /// `read`), `O_NOFOLLOW` (a symbolic link is refused, `ELOOP`) and `O_NOCTTY`, and the *opened*
+    /// descriptor is checked with `fstat` to be a regular file (else ``notRegular``), so no check-then-open
+    /// race is left. A regular file larger than `limit` (by its size) is reported truncated after reading
+    /// `limit` bytes. `/proc` files report size 0 and are read up to `limit`.
     public static func read(
         _ path: String,
         limit: Int = 64 * 1024
-    ) throws(Errno) -> (bytes: [UInt8], truncated: Bool) {
-        let fd = try Syscall.retrying("open") { open(path, O_RDONLY | O_CLOEXEC) }
+    ) throws(Errno) -> Contents {
+        let fd = try Syscall.retrying("open") {
+            open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
+        }
         defer { Syscall.close(fd) }
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var info = stat()
+        _ = try Syscall.retrying("fstat") { fstat(fd, &info) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw Errno(notRegular, call: "open (not a regular file)") }
+        let modified = Timestamp(info.st_mtim)
+        if info.st_size > limit {
+            return Contents(bytes: try readPrefix(fd, count: limit), truncated: true, modified: modified)
+        }
+        var bytes = try readPrefix(fd, count: limit + 1)
+        let truncated = bytes.count > limit
+        if truncated { bytes.removeLast(bytes.count - limit) }
+        return Contents(bytes: bytes, truncated: truncated, modified: modified)
+    }
+
+    /// Reads until `count` bytes or the end of the file.
+    private static func readPrefix(_ fd: Int32, count: Int) throws(Errno) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
-        while filled < bytes.count {
+        while filled < count {
             let base = filled
-            let count = try Syscall.retrying("read") {
+            let got = try Syscall.retrying("read") {
                 bytes.withUnsafeMutableBytes { buffer in
                     Glibc.read(fd, buffer.baseAddress! + base, buffer.count - base)
                 }
             }
-            if count == 0 { break }
-            filled += count
+            if got == 0 { break }
+            filled += got
         }
-        let truncated = filled > limit
-        bytes.removeLast(bytes.count - min(filled, limit))
-        return (bytes, truncated)
+        bytes.removeLast(count - filled)
+        return bytes
     }
 }
 

@@ -33,21 +33,37 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         return Timestamp(spec)
     }
 
-    /// `self + seconds`, for deadlines.
+    /// `self + seconds`, for deadlines. Saturates instead of trapping: an enormous `delta` gives the
+    /// earliest or latest representable time; NaN changes nothing.
     public func adding(seconds delta: Double) -> Timestamp {
+        guard !delta.isNaN else { return self }
         let whole = delta.rounded(.down)
+        guard abs(whole) < 9.2e18 else { return delta > 0 ? .latest : .earliest }
         var nanos = nanoseconds + Int64(((delta - whole) * 1_000_000_000).rounded())
-        var secs = seconds + Int64(whole)
+        let (sum, overflow) = seconds.addingReportingOverflow(Int64(whole))
+        guard !overflow else { return delta > 0 ? .latest : .earliest }
+        var secs = sum
         if nanos >= 1_000_000_000 {
             nanos -= 1_000_000_000
+            guard secs < Int64.max else { return .latest }
             secs += 1
         }
         return Timestamp(seconds: secs, nanoseconds: nanos)
     }
 
-    /// `self - other` in seconds.
+    /// The latest and earliest representable times, for saturating arithmetic.
+    public static let latest = Timestamp(seconds: Int64.max, nanoseconds: 999_999_999)
+    public static let earliest = Timestamp(seconds: Int64.min, nanoseconds: 0)
+
+    /// `self - other` in seconds. Computed in floating point, so any two times (a file dated in the year
+    /// 292 billion included) give a finite answer instead of an integer overflow trap.
     public func seconds(since other: Timestamp) -> Double {
-        Double((seconds - other.seconds) * 1_000_000_000 + (nanoseconds - other.nanoseconds)) / 1_000_000_000
+        let (whole, overflow) = seconds.subtractingReportingOverflow(other.seconds)
+        if !overflow, abs(whole) < 9_000_000_000 {
+            // Exact in nanoseconds where that fits (centuries either way).
+            return Double(whole * 1_000_000_000 + (nanoseconds - other.nanoseconds)) / 1_000_000_000
+        }
+        return (Double(seconds) - Double(other.seconds)) + Double(nanoseconds - other.nanoseconds) / 1_000_000_000
     }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {

@@ -6,6 +6,8 @@ import Platform
 struct Routes: Sendable {
     let store: SnapshotStore
     let renderer: MetricsRenderer
+    /// `UPDATE_INTERVAL_SECONDS`: how often a rescan must finish for the exporter to count as alive.
+    let rescanInterval: Double
     let processStatistics = ProcessStatisticsCache()
 
     private static let paths = ["/metrics", "/health", "/"]
@@ -17,7 +19,10 @@ struct Routes: Sendable {
         guard request.method == "GET" || request.method == "HEAD" else {
             return .text(405, "method not allowed\n", headers: [("Allow", "GET, HEAD")])
         }
-        let snapshot = store.snapshot
+        var snapshot = store.snapshot
+        // A stuck state actor leaves its last snapshot behind: health comes from proof of life as well.
+        let health = Health.evaluate(store, snapshot, rescanInterval: rescanInterval)
+        snapshot.healthy = health.isHealthy
         switch request.path {
         case "/metrics":
             let body = renderer.renderBytes(snapshot, now: Timestamp.now(), process: processStatistics.current())
@@ -26,9 +31,10 @@ struct Routes: Sendable {
             return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRenderer.contentType)], body: body)
                 .compressed(for: request)
         case "/health":
-            return snapshot.healthy
-                ? .text(200, "OK")
-                : .text(503, "unhealthy: the Claude directory exists but cannot be read\n")
+            switch health {
+            case .healthy: return .text(200, "OK")
+            case .unhealthy(let reason): return .text(503, "unhealthy: \(reason)\n")
+            }
         default:
             return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: page(snapshot))
         }

@@ -157,7 +157,7 @@ logger.info(
 )
 await tracker.start()
 
-let routes = Routes(store: store, renderer: renderer)
+let routes = Routes(store: store, renderer: renderer, rescanInterval: configuration.rescanIntervalSeconds)
 let server: HTTPServer
 do {
     server = try HTTPServer(listener: listener, logger: logger) { routes.respond(to: $0) }
@@ -186,7 +186,7 @@ if let notifier {
     Task {
         var last: [Int] = []
         while true {
-            try? await Task.sleep(for: .seconds(1))
+            do { try await Task.sleep(for: .seconds(1)) } catch { return }
             let key = StatusLine.key(
                 store.snapshot,
                 at: Timestamp.now(),
@@ -199,18 +199,24 @@ if let notifier {
             }
         }
     }
-    if let interval = notifier.watchdogInterval {
-        // Pinged only after a round trip through the state actor, so a stuck daemon gets restarted.
-        Task {
-            while true {
-                try? await Task.sleep(for: interval)
-                await tracker.heartbeat()
-                notifier.notify("WATCHDOG=1")
-            }
-        }
-        logger.info("systemd watchdog on", metadata: ["interval": "\(interval)"])
+}
+
+// The heartbeat: a round trip through the state actor every few seconds, the proof of life that /health checks
+// (a stuck actor makes it fail, so a liveness probe restarts the exporter) and, under a systemd watchdog, the
+// condition for each WATCHDOG=1.
+let watchdogInterval = notifier?.watchdogInterval
+let heartbeatInterval = min(
+    Duration.seconds(Health.heartbeatInterval),
+    watchdogInterval ?? .seconds(Health.heartbeatInterval)
+)
+Task {
+    while true {
+        await tracker.heartbeat()
+        if watchdogInterval != nil { notifier?.notify("WATCHDOG=1") }
+        do { try await Task.sleep(for: heartbeatInterval) } catch { return }
     }
 }
+if let watchdogInterval { logger.info("systemd watchdog on", metadata: ["interval": "\(watchdogInterval)"]) }
 
 let stopping = Mutex(false)
 if let reader {
@@ -223,10 +229,25 @@ if let reader {
         }
     }
 }
+// A file system mounted over a watched folder hides it from its watch: a change of the mount table sets the
+// watches up again when a mount point near the roots came or went.
+do {
+    let mounts = try MountTableMonitor()
+    await tracker.mountTableChanged(MountTableMonitor.mountPoints())
+    mounts.start()
+    Task {
+        for await _ in mounts.changes { await tracker.mountTableChanged(MountTableMonitor.mountPoints()) }
+    }
+} catch {
+    logger.warning(
+        "cannot watch the mount table; a mount over a watched folder is seen only by the rescan",
+        metadata: ["error": "\(error)"]
+    )
+}
 let rescanInterval = configuration.rescanIntervalSeconds
 Task {
     while true {
-        try? await Task.sleep(for: .seconds(rescanInterval))
+        do { try await Task.sleep(for: .seconds(rescanInterval)) } catch { return }
         await tracker.rescan()
     }
 }

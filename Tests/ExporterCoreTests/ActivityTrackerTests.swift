@@ -281,6 +281,49 @@ struct ActivityTrackerTests {
         #expect(harness.snapshot.sessions == 1)
     }
 
+    @Test("The Claude directory replaced by a regular file: unhealthy, logged once; a directory again: healthy")
+    func claudeIsAFile() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        #expect(harness.snapshot.healthy && harness.snapshot.sessions == 1)
+        harness.fileSystem.remove(claude)
+        harness.fileSystem.addFile(claude)
+        await harness.tracker.handle([harness.event(claude, nil, .deleteSelf)])
+        #expect(!harness.snapshot.healthy)
+        #expect(harness.snapshot.sessions == 0)
+        await harness.tracker.rescan()
+        await harness.tracker.rescan()
+        #expect(harness.messages(.error).filter { $0.contains("cannot be read") }.count == 1)
+        #expect(harness.messages(.notice).filter { $0.contains("readable again") }.isEmpty)
+        // Its parent is watched, so a directory put back is seen by the event.
+        harness.fileSystem.remove(claude)
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.handle([harness.event("/home/agent", ".claude", [.create, .isDirectory])])
+        #expect(harness.snapshot.healthy && harness.snapshot.sessions == 1)
+    }
+
+    @Test("A mount on or near a watched path sets the watches up again; other mounts change nothing")
+    func mountsChanged() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
+        await harness.tracker.start()
+        let base = ["/", "/proc", "/home"]
+        await harness.tracker.mountTableChanged(base)
+        let attempts = harness.registry.attempts
+        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "/home/other"])
+        #expect(harness.registry.attempts == attempts)
+        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "\(projects)/-repo"])
+        #expect(harness.registry.attempts > attempts, "the watches were set up again")
+        #expect(harness.messages(.info).contains { $0.contains("mounts changed") })
+        let afterMount = harness.registry.attempts
+        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "\(projects)/-repo"])
+        #expect(harness.registry.attempts == afterMount)
+        // A mount over an ancestor (a volume mounted on /home/agent) counts too, and so does its removal.
+        await harness.tracker.mountTableChanged(base + ["/home/agent"])
+        #expect(harness.registry.attempts > afterMount)
+    }
+
     @Test("Queue overflow: counted, and a full rescan restores the truth")
     func overflow() async {
         let harness = Harness()
@@ -583,6 +626,117 @@ struct RegistryTrackerTests {
         harness.fileSystem.remove("\(sessions)/10.json")
         await tracker.handle([harness.event(sessions, "10.json", .delete)])
         #expect(harness.store.snapshot.agentSessions(.shell) == 0)
+        #expect(harness.store.snapshot.files.status == 0)
+    }
+
+    @Test("Each live process counts once, whatever number of files name it; this exporter never counts")
+    func oneCountPerProcess() async {
+        let processes = FakeProcessTable(ownProcessID: 50)
+        let (harness, tracker) = harness(processes)
+        processes.start(10, ticks: 7)
+        processes.start(50, ticks: 7)
+        for copy in 0..<100 {
+            harness.fileSystem.writeFile("\(sessions)/copy-\(copy).json", registryFile(pid: 10, status: "busy"))
+        }
+        // The newest status speaks for the process.
+        harness.fileSystem.writeFile(
+            "\(sessions)/10.json",
+            registryFile(pid: 10, status: "waiting", updated: 9_999_500)
+        )
+        harness.fileSystem.writeFile("\(sessions)/50.json", registryFile(pid: 50, status: "busy"))
+        await tracker.start()
+        let snapshot = harness.store.snapshot
+        #expect(snapshot.agentSessions(.busy) == 0)
+        #expect(snapshot.agentSessions(.waiting) == 1)
+        #expect(snapshot.liveSessions.map(\.pid) == [10])
+        #expect(snapshot.files.status == 102)
+        // Its newest file removed, the next newest speaks; all removed, it is gone.
+        harness.fileSystem.remove("\(sessions)/10.json")
+        await tracker.handle([harness.event(sessions, "10.json", .delete)])
+        #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+        #expect(harness.store.snapshot.agentSessions(.waiting) == 0)
+    }
+
+    @Test("In a separate pid namespace, a status dated ten years ahead counts as now once, then ages")
+    func futureStatusAges() async {
+        let processes = FakeProcessTable(seesOtherProcesses: false)
+        let (harness, tracker) = harness(processes)
+        let tenYears: Int64 = 10 * 365 * 86_400 * 1000
+        harness.fileSystem.writeFile(
+            "\(sessions)/10.json",
+            registryFile(pid: 10, status: "busy", updated: 9_999_000 + tenYears),
+            modified: Timestamp(seconds: 9_999 + 10 * 365 * 86_400)
+        )
+        await tracker.start()
+        #expect(harness.store.snapshot.statusActive)
+        harness.clock.advance(seconds: 601)
+        await tracker.rescan()
+        #expect(!harness.store.snapshot.statusActive)
+        #expect(harness.store.snapshot.agentSessions(.busy) == 0)
+    }
+
+    @Test("A registry event costs one read and one process look-up, however many files there are")
+    func constantCostPerEvent() async {
+        for count in [10, 1000] {
+            let processes = FakeProcessTable()
+            let (harness, tracker) = harness(processes)
+            for pid in 0..<count {
+                harness.fileSystem.writeFile(
+                    "\(sessions)/\(100_000 + pid).json",
+                    registryFile(pid: Int32(100_000 + pid), status: "busy")
+                )
+            }
+            processes.start(10, ticks: 7)
+            harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+            await tracker.start()
+            #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+            let reads = harness.fileSystem.readCount
+            let lookups = processes.lookupCount
+            harness.fileSystem.writeFile("\(sessions)/11.json", registryFile(pid: 11, status: "busy"))
+            await tracker.handle([harness.event(sessions, "11.json", .create)])
+            #expect(harness.fileSystem.readCount - reads == 1, "\(count) files")
+            #expect(processes.lookupCount - lookups == 1, "\(count) files")
+            // A rescan reads no unchanged file, and the liveness check looks at live processes only.
+            let before = (harness.fileSystem.readCount, processes.lookupCount)
+            await tracker.rescan()
+            #expect(harness.fileSystem.readCount == before.0)
+            #expect(processes.lookupCount - before.1 <= 1)
+        }
+    }
+
+    @Test("At most 4096 registry files are tracked; the rest is logged once")
+    func boundedFiles() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        let limit = 4096
+        for pid in 0..<(limit + 10) {
+            harness.fileSystem.writeFile(
+                "\(sessions)/\(100_000 + pid).json",
+                registryFile(pid: Int32(100_000 + pid), status: "idle")
+            )
+        }
+        await tracker.start()
+        await tracker.rescan()
+        #expect(harness.store.snapshot.files.status == limit)
+        let warnings = harness.logs.entries.filter { $0.message.description.contains("more files than are tracked") }
+        #expect(warnings.count == 1)
+        // Room again once files go: the next rescan takes the ones left out.
+        for pid in 0..<20 { harness.fileSystem.remove("\(sessions)/\(100_000 + pid).json") }
+        await tracker.rescan()
+        #expect(harness.store.snapshot.files.status == limit - 10)
+    }
+
+    @Test("A FIFO or a device in the registry is never read (no blocking open): it is no entry")
+    func specialFiles() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        processes.start(10, ticks: 7)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+        await tracker.start()
+        #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+        harness.fileSystem.replace("\(sessions)/10.json", kind: .other)
+        await tracker.handle([harness.event(sessions, "10.json", .create)])
+        #expect(harness.store.snapshot.agentSessions(.busy) == 0)
         #expect(harness.store.snapshot.files.status == 0)
     }
 }

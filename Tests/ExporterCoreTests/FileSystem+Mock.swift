@@ -39,11 +39,20 @@ final class FakeFileSystem: FileSystem {
         nodes.withLock { $0[path]?.contents = Array(text.utf8) }
     }
 
-    func contents(of path: String, limit: Int) throws(Errno) -> (bytes: [UInt8], truncated: Bool) {
+    func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {
+        reads.withLock { $0 += 1 }
         guard let node = nodes.withLock({ $0[path] }) else { throw Errno(ENOENT, call: "open") }
-        guard node.kind == .regular else { throw Errno(EISDIR, call: "read") }
-        return (Array(node.contents.prefix(limit)), node.contents.count > limit)
+        guard node.kind == .regular else { throw Errno(SmallFile.notRegular, call: "open") }
+        return SmallFile.Contents(
+            bytes: Array(node.contents.prefix(limit)),
+            truncated: node.contents.count > limit,
+            modified: node.modified
+        )
     }
+
+    /// How many files were read (``contents(of:limit:)`` calls), for cost-per-event tests.
+    private let reads = Mutex(0)
+    var readCount: Int { reads.withLock { $0 } }
 
     /// Creates the directory and any missing parents (`mkdir -p`).
     func addDirectory(_ path: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
@@ -68,6 +77,11 @@ final class FakeFileSystem: FileSystem {
             for key in nodes.keys where key == path || key.hasPrefix(path + "/") { nodes[key] = nil }
             bumpParent(of: path, in: &nodes)
         }
+    }
+
+    /// Puts another kind of node (a FIFO, a device: `.other`) in the path's place.
+    func replace(_ path: String, kind: FileKind) {
+        nodes.withLock { $0[path]?.kind = kind }
     }
 
     func setReadable(_ path: String, _ readable: Bool) {
@@ -172,12 +186,20 @@ final class ManualClock: Sendable {
 final class FakeProcessTable: ProcessTable {
     private let processes = Mutex<[Int32: UInt64]>([:])
     let seesOtherProcesses: Bool
+    let ownProcessID: Int32
+    /// How many `/proc/<pid>/stat` look-ups were made, for cost-per-event tests.
+    private let lookups = Mutex(0)
+    var lookupCount: Int { lookups.withLock { $0 } }
 
-    init(seesOtherProcesses: Bool = true) {
+    init(seesOtherProcesses: Bool = true, ownProcessID: Int32 = 999_999) {
         self.seesOtherProcesses = seesOtherProcesses
+        self.ownProcessID = ownProcessID
     }
 
     func start(_ pid: Int32, ticks: UInt64) { processes.withLock { $0[pid] = ticks } }
     func exit(_ pid: Int32) { processes.withLock { $0[pid] = nil } }
-    func startTicks(of pid: Int32) -> UInt64? { processes.withLock { $0[pid] } }
+    func startTicks(of pid: Int32) -> UInt64? {
+        lookups.withLock { $0 += 1 }
+        return processes.withLock { $0[pid] }
+    }
 }

@@ -67,8 +67,15 @@ struct SessionRegistryParsingTests {
         #expect(parse(#"{"pid":1,"status":null,"procStart":"1"}"#) == .failure(.notAnEntry("no status")))
         // A status of the wrong type is an unknown status, not a dropped file.
         #expect(try parse(#"{"pid":1,"status":7,"procStart":"1"}"#).get().status == .unknown)
-        // The pid comes from the file name when the file has none (or a wrong one).
-        #expect(try parse(#"{"pid":"x","status":"idle","procStart":"1"}"#, file: "77.json").get().pid == 77)
+        // The pid comes from the file name only when the file has none; an unusable one makes no entry.
+        #expect(try parse(#"{"status":"idle","procStart":"1"}"#, file: "77.json").get().pid == 77)
+        for pid in [#""x""#, "0", "-5", "2.5", "1e300", "2147483648", "null", "[1]"] {
+            #expect(
+                parse(#"{"pid":\#(pid),"status":"idle","procStart":"1"}"#, file: "77.json")
+                    == .failure(.notAnEntry("invalid pid")),
+                "pid \(pid)"
+            )
+        }
         #expect(parse(#"{"status":"idle","procStart":"1"}"#, file: "x.json") == .failure(.notAnEntry("no usable pid")))
         // Numbers where strings were expected are ignored; procStart as a number is accepted.
         let entry = try parse(#"{"pid":3,"status":"idle","procStart":42,"cwd":5,"sessionId":[1,{"a":2}]}"#).get()
@@ -94,6 +101,48 @@ struct SessionRegistryParsingTests {
     }
 }
 
+@Suite("Hostile registry files")
+struct HostileRegistryFileTests {
+    @Test(
+        "Any number as statusUpdatedAt or procStart: no trap, and times past the year 3,170,000 are no time",
+        arguments: [
+            "1e300", "-1e300", "9.3e21", "9223372036854775807", "18446744073709551616", "1e17", "-1", "0",
+            "1.7976931348623157e308", "5e-324", "99999999999999999999999999999",
+        ]
+    )
+    func extremeNumbers(number: String) throws {
+        let entry = try parse(#"{"pid":9,"status":"busy","procStart":"1","statusUpdatedAt":\#(number)}"#).get()
+        #expect(entry.statusUpdatedAt == nil)
+        // And the arithmetic done with an entry later never traps either.
+        let processes = FakeProcessTable(seesOtherProcesses: false)
+        _ = entry.liveness(processes: processes, readAt: .latest, now: .earliest, freshness: 1e300)
+        _ = parse(#"{"pid":9,"status":"busy","procStart":\#(number)}"#)
+    }
+
+    @Test("The largest accepted time converts exactly, and time arithmetic saturates instead of trapping")
+    func largestTime() throws {
+        let entry = try parse(#"{"pid":9,"status":"busy","procStart":"1","statusUpdatedAt":99999999999999000}"#).get()
+        #expect(entry.statusUpdatedAt?.seconds == 99_999_999_999_999)
+        #expect(Timestamp.latest.seconds(since: .earliest) > 1e19)
+        #expect(Timestamp(seconds: 1).adding(seconds: 1e300) == .latest)
+        #expect(Timestamp(seconds: 1).adding(seconds: -.infinity) == .earliest)
+        #expect(Timestamp.latest.adding(seconds: 1) == .latest)
+        #expect(Timestamp(seconds: 5).adding(seconds: .nan) == Timestamp(seconds: 5))
+    }
+
+    @Test("Strings are kept bounded, cut on a character boundary")
+    func boundedStrings() throws {
+        let long = String(repeating: "é", count: 40_000)
+        let entry = try parse(#"{"pid":9,"status":"\#(long)","procStart":"1","cwd":"\#(long)","sessionId":"\#(long)"}"#)
+            .get()
+        #expect(entry.cwd.utf8.count <= RegistryEntry.maxDirectoryBytes)
+        #expect(entry.sessionID.utf8.count <= RegistryEntry.maxSessionIDBytes)
+        #expect(entry.rawStatus.utf8.count <= RegistryEntry.maxStatusBytes)
+        #expect(entry.cwd.hasSuffix("é…"))
+        #expect(entry.status == .unknown)
+    }
+}
+
 @Suite("Liveness of registry entries")
 struct LivenessTests {
     let entry = RegistryEntry(
@@ -104,33 +153,68 @@ struct LivenessTests {
         modified: Timestamp(seconds: 900)
     )
 
+    private func liveness(
+        _ entry: RegistryEntry,
+        _ processes: FakeProcessTable,
+        readAt: Int64 = 99_999,
+        now: Int64
+    ) -> RegistryEntry.Liveness {
+        entry.liveness(
+            processes: processes,
+            readAt: Timestamp(seconds: readAt),
+            now: Timestamp(seconds: now),
+            freshness: 60
+        )
+    }
+
     @Test("Live while the pid runs with the registered start time")
     func alive() {
         let processes = FakeProcessTable()
         processes.start(100, ticks: 555)
-        #expect(entry.isLive(processes: processes, now: Timestamp(seconds: 99_999), freshness: 60))
+        #expect(liveness(entry, processes, now: 99_999) == .running)
     }
 
     @Test("A reused pid (another start time) is not the registered process")
     func reused() {
         let processes = FakeProcessTable()
         processes.start(100, ticks: 556)
-        #expect(!entry.isLive(processes: processes, now: Timestamp(seconds: 1_000), freshness: 60))
+        #expect(liveness(entry, processes, now: 1_000) == .dead)
     }
 
     @Test("Where other processes are visible, a missing pid is dead")
     func gone() {
-        #expect(!entry.isLive(processes: FakeProcessTable(), now: Timestamp(seconds: 1_000), freshness: 60))
+        #expect(liveness(entry, FakeProcessTable(), now: 1_000) == .dead)
     }
 
     @Test("Where pids cannot be checked, live only while the status is fresh")
     func invisible() {
         let processes = FakeProcessTable(seesOtherProcesses: false)
-        #expect(entry.isLive(processes: processes, now: Timestamp(seconds: 1_059), freshness: 60))
-        #expect(!entry.isLive(processes: processes, now: Timestamp(seconds: 1_061), freshness: 60))
+        #expect(liveness(entry, processes, now: 1_059) == .fresh(until: Timestamp(seconds: 1_060)))
+        #expect(liveness(entry, processes, now: 1_061) == .dead)
         var noUpdate = entry
         noUpdate.statusUpdatedAt = nil
-        #expect(noUpdate.isLive(processes: processes, now: Timestamp(seconds: 950), freshness: 60))
-        #expect(!noUpdate.isLive(processes: processes, now: Timestamp(seconds: 961), freshness: 60))
+        #expect(liveness(noUpdate, processes, now: 950).isLive)
+        #expect(!liveness(noUpdate, processes, now: 961).isLive)
+    }
+
+    @Test("A status time in the future counts as the time it was read, then ages")
+    func futureTime() {
+        let processes = FakeProcessTable(seesOtherProcesses: false)
+        var future = entry
+        future.statusUpdatedAt = Timestamp(seconds: 1_000 + 10 * 365 * 86_400)
+        #expect(liveness(future, processes, readAt: 1_000, now: 1_000) == .fresh(until: Timestamp(seconds: 1_060)))
+        #expect(liveness(future, processes, readAt: 1_000, now: 1_061) == .dead)
+    }
+
+    @Test("An entry naming this exporter is never live; pid 1 of another namespace falls back to freshness")
+    func ownProcess() {
+        let processes = FakeProcessTable(ownProcessID: 100)
+        processes.start(100, ticks: 555)
+        #expect(liveness(entry, processes, now: 1_000) == .dead)
+        // A sidecar is pid 1 of its own namespace; Claude, the agent container's entrypoint, is pid 1 of
+        // another. Its file names pid 1 with another start time: not this process, and not provably dead.
+        let sidecar = FakeProcessTable(seesOtherProcesses: false, ownProcessID: 100)
+        sidecar.start(100, ticks: 1)
+        #expect(liveness(entry, sidecar, now: 1_000).isLive)
     }
 }

@@ -82,6 +82,10 @@ struct HTTPRequestParserTests {
             ("GET / HTTP/1.1\r\nBad Name: a\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\n: a\r\n\r\n", 400),
             ("\r\nGET / HTTP/1.1\r\n\r\n", 400),
+            // RFC 9112 section 3.2: two Host field lines, the same value or not, in either version.
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400),
+            ("GET / HTTP/1.0\r\nHost: a\r\nHOST: a\r\n\r\n", 400),
         ]
     )
     func refused(text: String, expected: Int) {

@@ -20,7 +20,8 @@ private func withServer(
         configuration: configuration,
         logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     ) { request in
-        .text(200, "path=\(request.path)")
+        // `/big` is 4 MiB: a client that does not read it keeps a response in flight.
+        request.path == "/big" ? .text(200, String(repeating: "x", count: 4 << 20)) : .text(200, "path=\(request.path)")
     }
     try server.start()
     defer { server.shutdown() }
@@ -105,24 +106,66 @@ struct HTTPServerTests {
         }
     }
 
-    @Test("Connections over the limit get 503; a scrape still works when one frees up")
+    @Test(
+        "At the cap a newcomer replaces the idle keep-alive, then the oldest silent connection; 503 only when all are mid-response"
+    )
     func connectionLimit() async throws {
         var configuration = HTTPServerConfiguration()
-        configuration.maxConnections = 2
+        configuration.maxConnections = 3
         try await withServer(configuration) { port in
-            let a = try RawHTTPClient(port: port)
-            let b = try RawHTTPClient(port: port)
-            a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-            b.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(a.readResponse()?.status == 200)
-            #expect(b.readResponse()?.status == 200)
-            let c = try RawHTTPClient(port: port)
-            #expect(c.readToEnd().hasPrefix("HTTP/1.1 503 "))
-            a.send("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            #expect(a.readResponse()?.status == 200)
-            #expect(a.isClosedByPeer())
-            let freed = await waitUntil { (try? RawHTTPClient.get("/again", port: port))??.status == 200 }
-            #expect(freed)
+            let silent = try RawHTTPClient(port: port)
+            let idle = try RawHTTPClient(port: port)
+            idle.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(idle.readResponse()?.status == 200)
+            let partial = try RawHTTPClient(port: port)
+            partial.send("GET /b HTTP/1.1\r\n")
+            try await Task.sleep(for: .milliseconds(100))
+            // At the cap: the idle keep-alive connection goes first, though the silent one is older.
+            let first = try #require(try RawHTTPClient.get("/first", port: port))
+            #expect(first.status == 200)
+            #expect(idle.isClosedByPeer())
+            // Then the oldest connection without a complete head.
+            let filler = try RawHTTPClient(port: port)
+            filler.send("GET /c HTTP/1.1\r\n")
+            try await Task.sleep(for: .milliseconds(100))
+            let second = try #require(try RawHTTPClient.get("/second", port: port))
+            #expect(second.status == 200)
+            #expect(silent.isClosedByPeer())
+            // The two newer ones can still finish their requests.
+            partial.send("Host: x\r\nConnection: close\r\n\r\n")
+            #expect(partial.readResponse()?.status == 200)
+            filler.send("Host: x\r\nConnection: close\r\n\r\n")
+            #expect(filler.readResponse()?.status == 200)
+            // Every connection with a response in flight: the newcomer is refused.
+            var readers: [RawHTTPClient] = []
+            for _ in 0..<3 {
+                let reader = try RawHTTPClient(port: port, receiveBuffer: 4096)
+                reader.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                readers.append(reader)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let refused = try RawHTTPClient(port: port)
+            #expect(refused.readToEnd().hasPrefix("HTTP/1.1 503 "))
+            #expect(readers.count == 3)
+        }
+    }
+
+    @Test("A flood of idle connections at the cap never keeps a scrape out", arguments: [false, true])
+    func idleFlood(keepAlive: Bool) async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 64
+        try await withServer(configuration) { port in
+            let flood = ConnectionFlood(port: port, connections: 96, sendOneRequest: keepAlive)
+            flood.start()
+            defer { flood.stop() }
+            _ = await waitUntil { flood.reconnections > 32 }
+            var served = 0
+            for index in 0..<20 {
+                if let response = try? RawHTTPClient.get("/scrape\(index)", port: port), response.status == 200 {
+                    served += 1
+                }
+            }
+            #expect(served == 20, "\(served) of 20 scrapes served; \(flood.reconnections) flood reconnections")
         }
     }
 

@@ -50,9 +50,37 @@ struct PlatformTests {
 
     @Test("Small files are read whole, and longer ones are cut at the limit")
     func smallFile() throws {
-        let (bytes, truncated) = try SmallFile.read("/proc/self/stat", limit: 4)
-        #expect(bytes.count == 4)
-        #expect(truncated)
+        let cut = try SmallFile.read("/proc/self/stat", limit: 4)
+        #expect(cut.bytes.count == 4)
+        #expect(cut.truncated)
+        let whole = try SmallFile.read("/proc/self/stat", limit: 4096)
+        #expect(!whole.truncated && whole.bytes.count > 20)
+    }
+
+    @Test("Small files: a FIFO, a device or a directory is refused at once; a symbolic link is not followed")
+    func smallFileRefusesSpecialFiles() throws {
+        var template = Array("/tmp/cme-smallfile-XXXXXX".utf8CString)
+        let folder = try #require(mkdtemp(&template).map { String(cString: $0) })
+        defer {
+            for name in ["fifo.json", "file.json", "link.json"] { unlink(folder + "/" + name) }
+            rmdir(folder)
+        }
+        let fifo = folder + "/fifo.json"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // A FIFO with no writer would block a plain open(2) forever; this returns at once.
+        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read(fifo) }
+        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read("/dev/zero") }
+        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read(folder) }
+        let regular = folder + "/file.json"
+        let fd = open(regular, O_CREAT | O_WRONLY, 0o644)
+        #expect(write(fd, String(repeating: "x", count: 100), 100) == 100)
+        close(fd)
+        let link = folder + "/link.json"
+        #expect(symlink(regular, link) == 0)
+        #expect(throws: Errno(ELOOP)) { try SmallFile.read(link) }
+        let read = try SmallFile.read(regular, limit: 10)
+        #expect(read.bytes.count == 10 && read.truncated)
+        #expect(try SmallFile.read(regular, limit: 100).truncated == false)
     }
 }
 

@@ -11,10 +11,15 @@ public final class RawHTTPClient: Sendable {
     public let fd: Int32
 
     /// Connects to `host` (an IPv4 or IPv6 literal) on `port`, with a receive timeout.
-    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10) throws {
+    /// `receiveBuffer`, when given, is set before connecting (a small one makes a client that does not read
+    /// hold the server's response in flight).
+    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10, receiveBuffer: Int32? = nil) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

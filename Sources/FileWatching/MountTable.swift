@@ -1,0 +1,121 @@
+import CInotify
+import Platform
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mount table of this process's mount namespace (`/proc/self/mountinfo`), and a monitor of its changes.
+///
+/// inotify watches an inode: a file system mounted over a watched folder hides the folder from its watch, and
+/// nothing is reported until a rescan. The kernel signals every change of the mount table as `POLLPRI` on an
+/// open `mountinfo` (proc(5)); the monitor waits for that on a thread of its own and delivers a notice, so the
+/// tracker can compare the mount points under its roots and set its watches up again.
+public final class MountTableMonitor: Sendable {
+    /// One element per change of the mount table (changes in quick succession may merge into one).
+    public let changes: AsyncStream<Void>
+
+    private let continuation: AsyncStream<Void>.Continuation
+    private let tableDescriptor: Int32
+    private let wakeDescriptor: Int32
+    private let thread = Mutex<PlatformThread?>(nil)
+
+    /// Opens the mount table. Call ``start()`` to begin waiting for changes.
+    public init(path: String = "/proc/self/mountinfo") throws(Errno) {
+        tableDescriptor = try Syscall.retrying("open") { open(path, O_RDONLY | O_CLOEXEC) }
+        let wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        guard wake >= 0 else {
+            let error = Errno.current("eventfd")
+            Syscall.close(tableDescriptor)
+            throw error
+        }
+        wakeDescriptor = wake
+        (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    deinit {
+        Syscall.close(tableDescriptor)
+        Syscall.close(wakeDescriptor)
+    }
+
+    /// Starts the waiting thread.
+    public func start() {
+        let table = tableDescriptor
+        let wake = wakeDescriptor
+        let continuation = continuation
+        let started = PlatformThread(name: "mount-monitor") {
+            var fds = [
+                pollfd(fd: table, events: Int16(POLLPRI), revents: 0),
+                pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+            ]
+            while true {
+                fds[0].revents = 0
+                fds[1].revents = 0
+                let ready = poll(&fds, 2, -1)
+                if ready < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                if fds[1].revents != 0 { break }
+                // POLLNVAL: the descriptor is gone; nothing more can be learnt from it.
+                if fds[0].revents & Int16(POLLNVAL) != 0 { break }
+                if fds[0].revents & Int16(POLLPRI | POLLERR) != 0 { continuation.yield() }
+            }
+            continuation.finish()
+        }
+        thread.withLock { $0 = started }
+    }
+
+    /// Wakes the waiting thread, waits for it to end, and finishes the stream.
+    public func stop() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+        thread.withLock { thread in
+            defer { thread = nil }
+            return thread
+        }?.join()
+        continuation.finish()
+    }
+
+    /// The mount points of this process's namespace, read now (empty if the table cannot be read).
+    public static func mountPoints(path: String = "/proc/self/mountinfo") -> [String] {
+        guard let table = try? SmallFile.read(path, limit: 8 << 20) else { return [] }
+        return mountPoints(in: table.bytes)
+    }
+
+    /// The mount points (field 5) of a `mountinfo` text, with the kernel's octal escapes (`\040` for a space,
+    /// `\011`, `\012`, `\134`) decoded.
+    public static func mountPoints(in table: [UInt8]) -> [String] {
+        var points: [String] = []
+        for line in table.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
+            guard fields.count >= 5 else { continue }
+            points.append(unescape(fields[4]))
+        }
+        return points
+    }
+
+    private static func unescape(_ field: ArraySlice<UInt8>) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(field.count)
+        var index = field.startIndex
+        while index < field.endIndex {
+            let byte = field[index]
+            if byte == UInt8(ascii: "\\"), field.endIndex - index >= 4 {
+                let digits = field[(index + 1)...(index + 3)]
+                if digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }) {
+                    let value = digits.reduce(0) { $0 * 8 + Int($1 - UInt8(ascii: "0")) }
+                    if value <= 0xFF {
+                        bytes.append(UInt8(value))
+                        index += 4
+                        continue
+                    }
+                }
+            }
+            bytes.append(byte)
+            index += 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
