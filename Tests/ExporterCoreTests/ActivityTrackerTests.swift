@@ -686,21 +686,25 @@ struct RegistryTrackerTests {
                     registryFile(pid: Int32(100_000 + pid), status: "busy")
                 )
             }
-            processes.start(10, ticks: 7)
-            harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+            // No process is live, so no 1-second liveness check runs while the costs are counted.
             await tracker.start()
-            #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+            #expect(harness.store.snapshot.files.status == count)
             let reads = harness.fileSystem.readCount
             let lookups = processes.lookupCount
             harness.fileSystem.writeFile("\(sessions)/11.json", registryFile(pid: 11, status: "busy"))
             await tracker.handle([harness.event(sessions, "11.json", .create)])
             #expect(harness.fileSystem.readCount - reads == 1, "\(count) files")
             #expect(processes.lookupCount - lookups == 1, "\(count) files")
-            // A rescan reads no unchanged file, and the liveness check looks at live processes only.
+            // A rescan reads no unchanged file, and looks up no dead process again.
             let before = (harness.fileSystem.readCount, processes.lookupCount)
             await tracker.rescan()
             #expect(harness.fileSystem.readCount == before.0)
-            #expect(processes.lookupCount - before.1 <= 1)
+            #expect(processes.lookupCount == before.1)
+            // A live one is looked up by each liveness check, and it alone.
+            processes.start(12, ticks: 7)
+            harness.fileSystem.writeFile("\(sessions)/12.json", registryFile(pid: 12, status: "busy"))
+            await tracker.handle([harness.event(sessions, "12.json", .create)])
+            #expect(harness.store.snapshot.agentSessions(.busy) == 1)
         }
     }
 

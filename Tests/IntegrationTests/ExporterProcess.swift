@@ -128,6 +128,9 @@ final class ExporterProcess {
 
     deinit {
         if process.isRunning {
+            // The exporter first: under a forking prefix (`unshare --fork`) it holds what Foundation waits on.
+            let exporter = pid
+            if exporter != process.processIdentifier { kill(exporter, SIGKILL) }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
@@ -165,4 +168,24 @@ enum Series {
     static func files(_ name: String) -> String {
         #"claude_activity_files{pod="unknown",repository="unknown",source="\#(name)"}"#
     }
+}
+
+/// A fresh lower-case UUID, as Claude Code names sessions.
+func uuid() -> String { UUID().uuidString.lowercased() }
+
+/// The exporter's CPU time (user + system) and resident memory, from /proc.
+func usage(of pid: Int32) -> (cpuSeconds: Double, rssBytes: Int) {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+    let ticks = fields.count > 13 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first
+    return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), (Int(rss ?? "0") ?? 0) * 1024)
+}
+
+/// Field 22 of /proc/<pid>/stat, read the way Claude Code records `procStart`.
+func startTicks(_ pid: Int32) throws -> String {
+    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    let afterName = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...]
+    return String(afterName.split(separator: " ")[19])
 }

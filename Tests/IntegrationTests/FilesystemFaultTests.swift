@@ -7,7 +7,6 @@ import Glibc
 #endif
 
 /// A fresh lowercase UUID, the name Claude Code gives a session.
-private func uuid() -> String { UUID().uuidString.lowercased() }
 
 /// `mkdir -p` for a path given as raw bytes (names that are not UTF-8 cannot be spelled as a `String`).
 private func makeDirectory(_ path: [UInt8]) {
@@ -26,16 +25,6 @@ private func makeFile(_ path: [UInt8]) {
 
 private func move(_ from: String, _ to: String) throws {
     guard rename(from, to) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-}
-
-/// The exporter's CPU time (user + system) and resident memory, from /proc.
-private func usage(of pid: Int32) -> (cpuSeconds: Double, rssBytes: Int) {
-    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-    let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-    let ticks = fields.count > 13 ? (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0) : 0
-    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-    let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first
-    return (ticks / Double(sysconf(Int32(_SC_CLK_TCK))), (Int(rss ?? "0") ?? 0) * 1024)
 }
 
 /// Everything about a tree that a write would change: per path, its type, mode, owner, size, mtime, ctime,

@@ -6,13 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// Field 22 of /proc/<pid>/stat, read the way Claude Code records `procStart`.
-private func startTicks(_ pid: Int32) throws -> String {
-    let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-    let afterName = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...]
-    return String(afterName.split(separator: " ")[19])
-}
-
 @Suite("The session registry with a real process")
 struct SessionRegistryIntegrationTests {
     @Test("--once shows the live entries on standard error and counts them in the metrics")
