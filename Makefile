@@ -52,7 +52,7 @@ help:
 	@echo "make release  build $(BINARY) (static Swift runtime)"
 	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
-	@echo "make fuzz     fuzz the HTTP request parser with libFuzzer for FUZZ_SECONDS (default 600)"
+	@echo "make fuzz     fuzz the HTTP request and registry parsers with libFuzzer, FUZZ_SECONDS each (default 600)"
 
 deps:
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
@@ -89,14 +89,20 @@ test: deps release
 	$(SWIFT) test --skip-build
 	python3 deploy/tests/test_deploy.py
 
-# libFuzzer over the HTTP request parser (with AddressSanitizer) for FUZZ_SECONDS; the seed corpus in
-# Fuzz/corpus/http is copied, never written to.
+# libFuzzer (with AddressSanitizer) for FUZZ_SECONDS each: the HTTP request parser, then the session registry's
+# parser. The seed corpora in Fuzz/corpus/ are copied, never written to.
+FUZZERS := HTTPRequestParserFuzzer:http RegistryParserFuzzer:registry
 fuzz:
-	CME_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product HTTPRequestParserFuzzer \
-	  -Xswiftc -sanitize=fuzzer,address
-	mkdir -p .build-fuzz/corpus && cp -n Fuzz/corpus/http/* .build-fuzz/corpus/
-	.build-fuzz/debug/HTTPRequestParserFuzzer .build-fuzz/corpus -max_total_time=$(FUZZ_SECONDS) \
-	  -max_len=65536 -print_final_stats=1
+	for fuzzer in $(FUZZERS); do \
+	  CME_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product $${fuzzer%%:*} \
+	    -Xswiftc -sanitize=fuzzer,address || exit 1; \
+	done
+	for fuzzer in $(FUZZERS); do \
+	  name=$${fuzzer%%:*}; corpus=$${fuzzer##*:}; \
+	  mkdir -p .build-fuzz/corpus-$$corpus && cp -n Fuzz/corpus/$$corpus/* .build-fuzz/corpus-$$corpus/; \
+	  .build-fuzz/debug/$$name .build-fuzz/corpus-$$corpus -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -print_final_stats=1 || exit 1; \
+	done
 
 # The container image; needs a Docker engine (none runs on the CI machines: `make test` checks the runtime
 # half in a chroot instead).

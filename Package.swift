@@ -89,17 +89,24 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// The libFuzzer target over the HTTP request parser, only for `make fuzz` (CME_FUZZ=1): it has no main and
-// links only with -sanitize=fuzzer.
+// The libFuzzer targets (the HTTP request parser, the session registry's parser), only for `make fuzz`
+// (CME_FUZZ=1): they have no main and link only with -sanitize=fuzzer.
 if Context.environment["CME_FUZZ"] != nil {
-    package.targets.append(
+    package.targets += [
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(
             name: "HTTPRequestParserFuzzer",
-            dependencies: ["HTTPServer"],
+            dependencies: ["FuzzSupport", "HTTPServer"],
             path: "Fuzz/HTTPRequestParserFuzzer",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        )
-    )
+        ),
+        .executableTarget(
+            name: "RegistryParserFuzzer",
+            dependencies: ["ExporterCore", "FuzzSupport", "Platform"],
+            path: "Fuzz/RegistryParserFuzzer",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ]
 }
 
 for target in package.targets where [.executable, .test, .regular].contains(target.type) {

@@ -1,3 +1,4 @@
+import FuzzSupport
 import HTTPServer
 
 /// libFuzzer entry point: feeds arbitrary bytes to the request parser the way a connection does (request after
@@ -107,21 +108,8 @@ func inflateFixed(_ gzip: [UInt8]) -> [UInt8]? {
     return output
 }
 
-// SwiftPM links an executable target's entry point as `<module>_main` (it points `main` there), so libFuzzer's
-// own `main` is not used: this entry hands the command line to libFuzzer's driver instead.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func runDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32
-
+/// The entry point SwiftPM links for this executable target (see `FuzzSupport`).
 @_cdecl("HTTPRequestParserFuzzer_main")
-func fuzzerMain(
-    _ argc: Int32,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> Int32 {
-    var count = argc
-    var arguments = argv
-    return runDriver(&count, &arguments) { data, size in fuzz(data, size) }
+func fuzzerMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    runFuzzer(argc, argv) { data, size in fuzz(data, size) }
 }
