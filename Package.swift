@@ -16,9 +16,10 @@ let package = Package(
         .target(name: "CEpoll"),
         .target(name: "CBuildInfo"),
         .target(name: "CMalloc"),
+        .target(name: "CPthread"),
 
         // Platform wrappers: the one seam every syscall goes through, threads, clocks, /proc.
-        .target(name: "Platform", dependencies: ["CMalloc"]),
+        .target(name: "Platform", dependencies: ["CMalloc", "CPthread"]),
         .target(
             name: "FileWatching",
             dependencies: ["CInotify", "Platform"]
@@ -64,6 +65,8 @@ let package = Package(
 
         // Helpers shared by the test targets: a raw HTTP client, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
+        // For tests only: stops one thread of the exporter (ptrace), as a stuck state actor would be.
+        .target(name: "CThreadControl", path: "Tests/CThreadControl"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
         .testTarget(
@@ -83,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["claude-metrics-exporter", "TestSupport"]
+            dependencies: ["claude-metrics-exporter", "CThreadControl", "Platform", "TestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,5 @@
+import CPthread
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +21,13 @@ public final class PlatformThread: @unchecked Sendable {
 
     /// Starts a thread running `body`; `name` says what it is for in crash reports and debuggers.
     public init(name: String, _ body: @escaping @Sendable () -> Void) {
-        let box = Unmanaged.passRetained(Box(body: body)).toOpaque()
+        // The kernel keeps 15 bytes of a thread's name (`/proc/<pid>/task/<tid>/comm`, `top -H`, gdb).
+        let shortName = String(decoding: name.utf8.prefix(15), as: UTF8.self)
+        let named: @Sendable () -> Void = {
+            _ = pthread_setname_np(pthread_self(), shortName)
+            body()
+        }
+        let box = Unmanaged.passRetained(Box(body: named)).toOpaque()
         let result = pthread_create(
             &handle,
             nil,

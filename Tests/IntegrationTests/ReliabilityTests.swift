@@ -1,4 +1,7 @@
+import CThreadControl
 import Foundation
+import Platform
+import Synchronization
 import TestSupport
 import Testing
 
@@ -244,5 +247,69 @@ struct ReliabilityTests {
         try await exporter.waitForMetrics("a session written into the tmpfs counted by its event", timeout: 10) {
             $0[Series.sessions] == 2
         }
+    }
+
+    @Test("A stuck state actor makes /health 503 within its bound, and 200 again once it runs")
+    func stuckActor() async throws {
+        let tree = try TemporaryTree()
+        try tree.append(".claude/projects/-r/\(uuid()).jsonl")
+        let exporter = try await ExporterProcess(environment: ["CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy])
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(exporter.pid)/task")
+        let state = try #require(
+            tasks.compactMap(Int32.init).first { tid in
+                let comm = try? String(contentsOfFile: "/proc/\(exporter.pid)/task/\(tid)/comm", encoding: .utf8)
+                return comm == "state\n"
+            },
+            "no thread named state"
+        )
+        let freeze = ThreadFreeze(tid: state)
+        try #require(freeze.stopped, "cannot stop the state thread with ptrace")
+        // The HTTP thread still answers, from the last snapshot; health must not claim all is well.
+        let stuck = await waitUntil(timeout: 60) {
+            (try? RawHTTPClient.get("/health", port: exporter.port))??.status == 503
+        }
+        #expect(stuck, "/health still 200 with the state actor stopped")
+        let health = try #require(try RawHTTPClient.get("/health", port: exporter.port))
+        #expect(health.body.contains("has not answered"), "\(health.body)")
+        #expect(try exporter.metrics()[Series.healthy] == 0)
+        freeze.release()
+        let recovered = await waitUntil(timeout: 30) {
+            (try? RawHTTPClient.get("/health", port: exporter.port))??.status == 200
+        }
+        #expect(recovered)
+    }
+}
+
+/// Keeps one thread of another process stopped with ptrace until released. Attaching, waiting and detaching
+/// happen on a thread of its own, since a tracer is a thread, and Swift's tasks may change threads.
+private final class ThreadFreeze: Sendable {
+    private final class State: Sendable {
+        let value = Mutex<(stopped: Bool?, released: Bool)>((nil, false))
+    }
+
+    private let state = State()
+    private let thread: PlatformThread
+
+    init(tid: Int32) {
+        let state = state
+        thread = PlatformThread(name: "thread-freeze") {
+            let stopped = cme_thread_stop(tid) == 0
+            state.value.withLock { $0.stopped = stopped }
+            guard stopped else { return }
+            while !state.value.withLock({ $0.released }) { usleep(10_000) }
+            _ = cme_thread_resume(tid)
+        }
+        while state.value.withLock({ $0.stopped }) == nil { usleep(1_000) }
+    }
+
+    var stopped: Bool { state.value.withLock { $0.stopped } ?? false }
+
+    func release() {
+        state.value.withLock { $0.released = true }
+        thread.join()
+    }
+
+    deinit {
+        state.value.withLock { $0.released = true }
     }
 }
