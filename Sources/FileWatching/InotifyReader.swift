@@ -22,14 +22,36 @@ public final class InotifyReader: Sendable {
     public let events: AsyncStream<[InotifyEvent]>
 
     private let continuation: AsyncStream<[InotifyEvent]>.Continuation
+    /// Held so that its descriptor, which it closes when it goes, stays open while this reader reads it.
+    private let inotify: Inotify?
     private let inotifyDescriptor: Int32
     private let wakeDescriptor: Int32
     private let thread = Mutex<PlatformThread?>(nil)
     private let coalescingNanoseconds: UInt64
 
     /// Creates a reader of `inotify`. Call ``start()`` to begin reading.
-    public init(inotify: Inotify, bufferedBatches: Int = 4096, coalescingInterval: Double = 0.005) throws(Errno) {
-        inotifyDescriptor = inotify.fileDescriptor
+    public convenience init(
+        inotify: Inotify,
+        bufferedBatches: Int = 4096,
+        coalescingInterval: Double = 0.005
+    ) throws(Errno) {
+        try self.init(
+            descriptor: inotify.fileDescriptor,
+            owner: inotify,
+            bufferedBatches: bufferedBatches,
+            coalescingInterval: coalescingInterval
+        )
+    }
+
+    /// A reader of a raw descriptor that something else keeps open (tests hand it one that is not open).
+    init(
+        descriptor: Int32,
+        owner: Inotify? = nil,
+        bufferedBatches: Int = 4096,
+        coalescingInterval: Double = 0.005
+    ) throws(Errno) {
+        inotify = owner
+        inotifyDescriptor = descriptor
         coalescingNanoseconds = UInt64(max(0, coalescingInterval) * 1e9)
         wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
         (events, continuation) = AsyncStream.makeStream(
@@ -99,8 +121,17 @@ public final class InotifyReader: Sendable {
             fds[1].revents = 0
             // While an overflow notice is waiting for room in the stream, poll with a timeout so it is retried.
             let ready = poll(&fds, 2, pendingOverflow ? 10 : -1)
-            if ready < 0 && errno != EINTR { return }
+            if ready < 0 && errno != EINTR {
+                // Cannot wait any more: end the stream, so the consumer knows events stopped.
+                continuation.finish()
+                return
+            }
             if fds[1].revents != 0 { return }
+            // POLLNVAL (the descriptor was closed) or POLLERR would be reported again at once, forever: end.
+            if fds[0].revents & Int16(POLLNVAL | POLLERR) != 0 {
+                continuation.finish()
+                return
+            }
             if pendingOverflow, case .enqueued = continuation.yield([.overflow]) {
                 pendingOverflow = false
             }

@@ -83,6 +83,7 @@ public final class HTTPServer: Sendable {
             defer { thread = nil }
             return thread
         }?.join()
+        listener.close()
     }
 }
 
@@ -175,8 +176,10 @@ private final class EventLoop: @unchecked Sendable {
         writeTimeout = UInt64(configuration.writeTimeout * 1_000_000_000)
         epoll = try Syscall.retrying("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         readChunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
-        register(listener.fileDescriptor, EPOLLIN.rawValue)
-        register(wake, EPOLLIN.rawValue)
+        // On failure, deinit releases the buffer and the epoll descriptor.
+        guard register(listener.fileDescriptor, EPOLLIN.rawValue), register(wake, EPOLLIN.rawValue) else {
+            throw Errno.current("epoll_ctl")
+        }
     }
 
     deinit {
@@ -184,20 +187,36 @@ private final class EventLoop: @unchecked Sendable {
         Syscall.close(epoll)
     }
 
-    private func register(_ fd: Int32, _ events: UInt32) {
+    /// Adds a descriptor to the epoll set; false (logged) if the kernel refused (`ENOMEM`, `ENOSPC`).
+    private func register(_ fd: Int32, _ events: UInt32) -> Bool {
         var event = epoll_event()
         event.events = events
         event.data.fd = fd
-        epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event)
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            logger.warning(
+                "cannot add a socket to the event loop",
+                metadata: ["error": "\(Errno.current("epoll_ctl"))"]
+            )
+            return false
+        }
+        return true
     }
 
+    /// Changes what the loop waits for on a connection; a connection the kernel will not change is closed
+    /// (it could never be served).
     private func setInterest(_ connection: Connection, _ events: UInt32) {
         guard connection.interest != events else { return }
         connection.interest = events
         var event = epoll_event()
         event.events = events
         event.data.fd = connection.fd
-        epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event)
+        if epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event) != 0 {
+            logger.warning(
+                "cannot change a connection in the event loop; closing it",
+                metadata: ["error": "\(Errno.current("epoll_ctl"))"]
+            )
+            close(connection)
+        }
     }
 
     func run() {
@@ -237,7 +256,6 @@ private final class EventLoop: @unchecked Sendable {
             }
         }
         for connection in Array(connections.values) { close(connection) }
-        Syscall.close(listener.fileDescriptor)
     }
 
     private func beginStopping(_ now: UInt64) {
@@ -298,8 +316,12 @@ private final class EventLoop: @unchecked Sendable {
                 idleTimeout: idleTimeout
             )
             connection.interest = EPOLLIN.rawValue
+            // A connection the loop cannot wait on would be counted and never served: refuse it instead.
+            guard register(fd, EPOLLIN.rawValue) else {
+                Syscall.close(fd)
+                continue
+            }
             connections[fd] = connection
-            register(fd, EPOLLIN.rawValue)
         }
     }
 
@@ -506,7 +528,9 @@ private final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Closes a connection once: a connection already closed (its descriptor perhaps reused) is left alone.
     private func close(_ connection: Connection) {
+        guard connections[connection.fd] === connection else { return }
         epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, nil)
         Syscall.close(connection.fd)
         connections[connection.fd] = nil

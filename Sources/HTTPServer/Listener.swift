@@ -1,5 +1,6 @@
 import CEpoll
 import Platform
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -18,10 +19,12 @@ public struct HTTPServerError: Error, Sendable, CustomStringConvertible {
     public var description: String { errno.map { "\(message): \($0)" } ?? message }
 }
 
-/// A listening TCP socket.
-public struct Listener: Sendable {
+/// A listening TCP socket. It owns its descriptor: ``close()`` (or the end of its life) closes it, and
+/// nothing else does.
+public final class Listener: Sendable {
     /// The socket descriptor (non-blocking, close-on-exec).
     public let fileDescriptor: Int32
+    private let closed = Atomic(false)
     /// The address it listens on, for logs: `[::]:8080`, `127.0.0.1:8080`.
     public let address: String
     /// The port it listens on (the kernel's choice when 0 was asked for).
@@ -50,6 +53,13 @@ public struct Listener: Sendable {
             dualStack: false
         )
     }
+
+    /// Closes the socket (once; later calls do nothing).
+    public func close() {
+        if !closed.exchange(true, ordering: .relaxed) { Syscall.close(fileDescriptor) }
+    }
+
+    deinit { close() }
 
     /// Wraps a socket that is already listening (systemd socket activation).
     public init(adopting descriptor: Int32) {

@@ -4,6 +4,9 @@ import Glibc
 
 /// An error number from a failed system call, with the call's name for context.
 ///
+/// Two values are equal when both the number and the call are: code that branches on the cause compares
+/// ``code`` (`error.code == ENOENT`), as the exporter does everywhere.
+///
 /// Carrying the `errno` value (instead of a message string) lets callers branch on the cause
 /// (`ENOENT` is normal for a directory that does not exist yet, `EACCES` makes the exporter
 /// unhealthy, `ENOSPC` from `inotify_add_watch` means the node-wide watch limit) and lets tests
@@ -60,9 +63,6 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         call.isEmpty ? "\(message) (\(name))" : "\(call): \(message) (\(name))"
     }
-
-    public static func == (lhs: Errno, rhs: Errno) -> Bool { lhs.code == rhs.code }
-    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }
 
 /// The one seam system calls go through: retries `EINTR` and turns `-1` into a thrown ``Errno``.

@@ -35,12 +35,29 @@ public enum ParallelWork {
     }
 
     /// Slots written by one thread each (disjoint indices), read after every writer was joined.
+    ///
+    /// The storage is allocated once and never moves: each thread writes only its own slots through the raw
+    /// buffer, so no thread ever makes a (mutating, exclusive) access to a shared Swift array.
     private final class Results<Output>: @unchecked Sendable {
-        private var slots: [Output?]
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ value: Output) {
-            slots.withUnsafeMutableBufferPointer { $0[index] = value }
+        private let slots: UnsafeMutableBufferPointer<Output?>
+
+        init(count: Int) {
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
         }
-        func values() -> [Output] { slots.map { $0! } }
+
+        deinit {
+            _ = slots.deinitialize()
+            slots.deallocate()
+        }
+
+        func set(_ index: Int, _ value: Output) {
+            slots[index] = value
+        }
+
+        /// Every slot's value; call only after every writer has been joined (each slot was set).
+        func values() -> [Output] {
+            slots.compactMap { $0 }
+        }
     }
 }

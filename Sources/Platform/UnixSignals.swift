@@ -31,8 +31,11 @@ public final class UnixSignals: Sendable {
         for number in numbers {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { number in
+                // The interrupted code may be about to read errno: leave it as it was.
+                let saved = errno
                 var byte = UInt8(truncatingIfNeeded: number)
                 _ = write(signalPipeWriteEnd, &byte, 1)
+                errno = saved
             }
             action.sa_flags = SA_RESTART
             sigemptyset(&action.sa_mask)

@@ -478,7 +478,8 @@ struct ActivityTrackerTests {
         let handler = InMemoryLogHandler()
         let store = SnapshotStore(ActivitySnapshot(startTime: .now()))
         let tracker = ActivityTracker(
-            settings: TrackerSettings(claudeDirectory: claude, happyDirectory: happy, idleTimeoutSeconds: 0.3),
+            // 2 s: the scan must see the file as fresh even on a loaded machine; the timer then turns it idle.
+            settings: TrackerSettings(claudeDirectory: claude, happyDirectory: happy, idleTimeoutSeconds: 2),
             fileSystem: fileSystem,
             registry: nil,
             store: store,

@@ -1,7 +1,9 @@
-import FileWatching
 import Foundation
 import Platform
+import Synchronization
 import Testing
+
+@testable import FileWatching
 
 #if canImport(Glibc)
 import Glibc
@@ -139,7 +141,9 @@ struct InotifyTests {
     @Test("Adding a watch on a missing directory fails with ENOENT")
     func missing() throws {
         let inotify = try Inotify()
-        #expect(throws: Errno(ENOENT)) { try inotify.addWatch(path: "/nonexistent-\(UUID())", mask: .directoryWatch) }
+        #expect(throws: Errno(ENOENT, call: "inotify_add_watch")) {
+            try inotify.addWatch(path: "/nonexistent-\(UUID())", mask: .directoryWatch)
+        }
     }
 
     @Test("Listing gives kinds, follows symlinks, stats only what is asked, never fails on a vanished entry")
@@ -164,7 +168,7 @@ struct InotifyTests {
         #expect(entries["sub"]?.kind == .directory)
         #expect(entries["link"]?.kind == .directory)
         #expect(entries["dangling"]?.kind == .other)
-        #expect(throws: Errno(ENOTDIR)) {
+        #expect(throws: Errno(ENOTDIR, call: "open")) {
             try LocalFileSystem().forEachEntry(in: directory + "/b.txt", wantsStatus: never) { _ in }
         }
     }
@@ -195,5 +199,28 @@ struct MountTableTests {
         let monitor = try MountTableMonitor()
         monitor.start()
         monitor.stop()
+    }
+}
+
+@Suite("The inotify reader's end")
+struct InotifyReaderEndTests {
+    @Test("A descriptor that is not open (POLLNVAL) ends the stream instead of spinning")
+    func invalidDescriptor() async throws {
+        // Far above any descriptor limit here, so no other test can ever open this number.
+        let reader = try InotifyReader(descriptor: 900_000)
+        reader.start()
+        let timedOut = Mutex(false)
+        let ended = Task {
+            for await _ in reader.events {}
+        }
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(20))
+            timedOut.withLock { $0 = true }
+            ended.cancel()
+        }
+        await ended.value
+        timeout.cancel()
+        #expect(!timedOut.withLock { $0 }, "the stream did not end by itself within 20 s")
+        reader.stop()
     }
 }

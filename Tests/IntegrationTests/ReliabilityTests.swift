@@ -30,7 +30,7 @@ private let namespacesAvailable: Bool = {
     return probe.terminationStatus == 0
 }()
 
-@Suite("Reliability: hostile registry files, a stuck actor's health, connection floods, mounts")
+@Suite("Reliability: hostile registry files, a stuck actor's health, connection floods, mounts", .serialized)
 struct ReliabilityTests {
     @Test(
         "A registry file with statusUpdatedAt 1e300 (and other extreme numbers) crashes neither --once nor the daemon"

@@ -38,7 +38,12 @@ struct PlatformTests {
     func errnoText() {
         #expect(Errno(ENOENT, call: "open").description == "open: No such file or directory (ENOENT)")
         #expect(Errno(ENOSPC).name == "ENOSPC")
-        #expect(throws: Errno(ENOENT)) { try Syscall.retrying("open") { open("/nonexistent/x", O_RDONLY) } }
+        // Equal only when both the number and the call are.
+        #expect(Errno(ENOENT, call: "open") != Errno(ENOENT, call: "stat"))
+        #expect(Set([Errno(ENOENT, call: "open"), Errno(ENOENT, call: "stat")]).count == 2)
+        #expect(throws: Errno(ENOENT, call: "open")) {
+            try Syscall.retrying("open") { open("/nonexistent/x", O_RDONLY) }
+        }
     }
 
     @Test("IP literals only; brackets allowed for IPv6")
@@ -68,16 +73,18 @@ struct PlatformTests {
         let fifo = folder + "/fifo.json"
         #expect(mkfifo(fifo, 0o600) == 0)
         // A FIFO with no writer would block a plain open(2) forever; this returns at once.
-        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read(fifo) }
-        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read("/dev/zero") }
-        #expect(throws: Errno(SmallFile.notRegular)) { try SmallFile.read(folder) }
+        #expect(throws: Errno(SmallFile.notRegular, call: "open (not a regular file)")) { try SmallFile.read(fifo) }
+        #expect(throws: Errno(SmallFile.notRegular, call: "open (not a regular file)")) {
+            try SmallFile.read("/dev/zero")
+        }
+        #expect(throws: Errno(SmallFile.notRegular, call: "open (not a regular file)")) { try SmallFile.read(folder) }
         let regular = folder + "/file.json"
         let fd = open(regular, O_CREAT | O_WRONLY, 0o644)
         #expect(write(fd, String(repeating: "x", count: 100), 100) == 100)
         close(fd)
         let link = folder + "/link.json"
         #expect(symlink(regular, link) == 0)
-        #expect(throws: Errno(ELOOP)) { try SmallFile.read(link) }
+        #expect(throws: Errno(ELOOP, call: "open")) { try SmallFile.read(link) }
         let read = try SmallFile.read(regular, limit: 10)
         #expect(read.bytes.count == 10 && read.truncated)
         #expect(try SmallFile.read(regular, limit: 100).truncated == false)
