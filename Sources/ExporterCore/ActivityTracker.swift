@@ -15,7 +15,8 @@ public struct TrackerSettings: Sendable {
     public var drivingSources: Set<ActivitySource>
     /// Session folders (`projects/<slug>/<uuid>/`) with nothing newer than this are not watched, which
     /// keeps the watch count bounded by recent sessions; a change to the session's transcript watches
-    /// its folder again, and every rescan looks inside all of them.
+    /// its folder again. A periodic rescan looks inside the session folders of project folders it lists
+    /// (changed or unwatched ones); the deep rescan (every ``ActivityTracker/deepRescanEvery``-th) inside all.
     public var sessionWatchWindowSeconds: Double
 
     public init(
@@ -74,8 +75,9 @@ public actor ActivityTracker {
     private var idleTimer: Task<Void, Never>?
     private var ancestors: [Root: (path: String, next: String)] = [:]
     private var futureTimeSeen = PerSource(repeating: Timestamp.zero)
-    private var futureTimeLogged = false
-    private var watchFailuresLogged: Set<Int32> = []
+    /// Future-dated files (per source) and watch failures (per errno): logged at most once an hour.
+    private var futureTimeLogs = LogThrottle<ActivitySource>()
+    private var watchFailureLogs = LogThrottle<Int32>()
     private var unreadableLogged: Set<String> = []
     /// The session registry (`sessions/`), and the liveness check that runs while an entry is live.
     private var sessionRegistry: SessionRegistryMonitor
@@ -780,18 +782,21 @@ public actor ActivityTracker {
     private func recordWatchFailure(_ error: Errno, path: String) {
         snapshot.watchErrors &+= 1
         let rescan = "changes there are seen only by the fallback rescan"
-        guard watchFailuresLogged.insert(error.code).inserted else {
+        let (log, suppressed) = watchFailureLogs.check(error.code, now: clock())
+        guard log else {
             logger.debug("cannot watch directory", metadata: ["path": "\(path)", "error": "\(error)"])
             return
         }
+        var metadata: Logger.Metadata = ["path": "\(path)", "error": "\(error)"]
+        if suppressed > 0 { metadata["since_last_logged"] = "\(suppressed)" }
         if error.code == ENOSPC {
-            let limit = Inotify.maxUserWatches().map(String.init) ?? "unknown"
+            metadata["max_user_watches"] = "\(Inotify.maxUserWatches().map(String.init) ?? "unknown")"
             logger.error(
                 "inotify watch limit reached; \(rescan). Raise it: sysctl -w fs.inotify.max_user_watches=524288",
-                metadata: ["path": "\(path)", "max_user_watches": "\(limit)", "error": "\(error)"]
+                metadata: metadata
             )
         } else {
-            logger.warning("cannot watch directory; \(rescan)", metadata: ["path": "\(path)", "error": "\(error)"])
+            logger.warning("cannot watch directory; \(rescan)", metadata: metadata)
         }
     }
 
@@ -804,12 +809,11 @@ public actor ActivityTracker {
             // A file dated in the future counts as "now", once per new date, or on a real change (an event).
             guard fromEvent || modified > futureTimeSeen[source] else { return }
             futureTimeSeen[source] = max(futureTimeSeen[source], modified)
-            if !futureTimeLogged {
-                futureTimeLogged = true
-                logger.warning(
-                    "file modification time is in the future; counting it as now",
-                    metadata: ["path": "\(path)", "mtime": "\(modified)", "now": "\(now)"]
-                )
+            let (log, suppressed) = futureTimeLogs.check(source, now: now)
+            if log {
+                var metadata: Logger.Metadata = ["path": "\(path)", "mtime": "\(modified)", "now": "\(now)"]
+                if suppressed > 0 { metadata["since_last_logged"] = "\(suppressed)" }
+                logger.warning("file modification time is in the future; counting it as now", metadata: metadata)
             }
             time = now
         }

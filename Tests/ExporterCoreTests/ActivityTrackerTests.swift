@@ -213,19 +213,17 @@ struct ActivityTrackerTests {
     }
 
     @Test("A project folder moved out is forgotten and its watch removed; moved in with files, it counts")
-    func projectMoved() async {
+    func projectMoved() async throws {
         let harness = Harness()
         harness.fileSystem.addFile("\(projects)/-a/\(uuid1).jsonl")
         await harness.tracker.start()
-        let descriptor = harness.registry.descriptor("\(projects)/-a")
+        let descriptor = try #require(harness.registry.descriptor("\(projects)/-a"))
         harness.fileSystem.remove("\(projects)/-a")
         await harness.tracker.handle([harness.event(projects, "-a", [.movedFrom, .isDirectory])])
         #expect(harness.snapshot.sessions == 0)
         #expect(harness.registry.descriptor("\(projects)/-a") == nil)
         // The moved directory still sends events under its old descriptor: they are ignored.
-        if let descriptor {
-            await harness.tracker.handle([InotifyEvent(descriptor: descriptor, mask: .create, name: "\(uuid2).jsonl")])
-        }
+        await harness.tracker.handle([InotifyEvent(descriptor: descriptor, mask: .create, name: "\(uuid2).jsonl")])
         #expect(harness.snapshot.sessions == 0)
 
         harness.fileSystem.addFile("\(projects)/-b/\(uuid1).jsonl")
@@ -358,6 +356,12 @@ struct ActivityTrackerTests {
         let errors = harness.messages(.error).filter { $0.contains("watch limit") }
         #expect(errors.count == 1)
         #expect(errors.first?.contains("max_user_watches") == true)
+        // Still failing an hour later: said again, with how often it recurred meanwhile.
+        harness.clock.advance(seconds: 3601)
+        await harness.tracker.rescan()
+        let again = harness.logs.entries.filter { $0.level == .error && $0.message.description.contains("watch limit") }
+        #expect(again.count == 2)
+        #expect(Int(again.last?.metadata["since_last_logged"]?.description ?? "") ?? 0 > 0)
 
         harness.registry.failWith(nil)
         await harness.tracker.rescan()
@@ -395,7 +399,7 @@ struct ActivityTrackerTests {
     }
 
     @Test("A watched folder whose modification time has not changed is not listed again by a periodic rescan")
-    func unchangedFolderSkipped() async {
+    func unchangedFolderSkipped() async throws {
         let harness = Harness()
         let repo = "\(projects)/-repo"
         harness.fileSystem.addFile("\(repo)/\(uuid1).jsonl", modified: at(1_000))
@@ -403,9 +407,9 @@ struct ActivityTrackerTests {
         await harness.tracker.start()
         // A file removed behind the exporter's back, and the folder's time put back as it was: the cheap
         // rescan cannot see it (it trusts the folder's time), the deep one does.
-        let folderTime = try? harness.fileSystem.status(of: repo).modified
+        let folderTime = try harness.fileSystem.status(of: repo).modified
         harness.fileSystem.remove("\(repo)/\(uuid2).jsonl")
-        if let folderTime { harness.fileSystem.touch(repo, folderTime) }
+        harness.fileSystem.touch(repo, folderTime)
         await harness.tracker.rescan()
         #expect(harness.snapshot.sessions == 2)
         for _ in 2...ActivityTracker.deepRescanEvery { await harness.tracker.rescan() }

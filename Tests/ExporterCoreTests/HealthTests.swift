@@ -65,3 +65,17 @@ struct HealthTests {
         #expect(store.lastAnswer == 9 && store.lastRescan == 11)
     }
 }
+
+@Suite("Throttled logs")
+struct LogThrottleTests {
+    @Test("The first time, then once per interval with the count of what was not logged")
+    func throttle() {
+        var throttle = LogThrottle<String>(interval: 60)
+        #expect(throttle.check("a", now: Timestamp(seconds: 0)) == (true, 0))
+        #expect(throttle.check("a", now: Timestamp(seconds: 10)) == (false, 1))
+        #expect(throttle.check("b", now: Timestamp(seconds: 10)) == (true, 0))
+        #expect(throttle.check("a", now: Timestamp(seconds: 59)) == (false, 2))
+        #expect(throttle.check("a", now: Timestamp(seconds: 61)) == (true, 2))
+        #expect(throttle.check("a", now: Timestamp(seconds: 62)) == (false, 1))
+    }
+}
