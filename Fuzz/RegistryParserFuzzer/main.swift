@@ -40,7 +40,7 @@ struct FuzzProcesses: ProcessTable {
     let pid: Int32
     var seesOtherProcesses: Bool { visible }
     var ownProcessID: Int32 { pid }
-    func startTicks(of pid: Int32) -> UInt64? { pid == self.pid ? 12_345 : nil }
+    func lookUp(_ pid: Int32) -> ProcessLookup { pid == self.pid ? .running(startTicks: 12_345) : .gone }
 }
 
 /// The entry point SwiftPM links for this executable target (see `FuzzSupport`).

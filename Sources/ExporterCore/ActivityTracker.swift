@@ -83,7 +83,7 @@ public actor ActivityTracker {
     private var sessionRegistry: SessionRegistryMonitor
     private var registryTimer: Task<Void, Never>?
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
-    private var relevantMounts: Set<String>?
+    private var relevantMounts: Set<MountTableMonitor.Mount>?
     /// Whether the scan under way stats every file, or trusts the watches (see ``scan(_:)``).
     private var statEverything = true
     private var periodicScans = 0
@@ -137,15 +137,19 @@ public actor ActivityTracker {
         scan(.reload)
     }
 
-    /// The mount table changed. When a mount point on, below or above a root came or went, watches may be
-    /// left on folders a mount now hides (inotify watches inodes, not paths): everything is watched and
-    /// scanned again. The first call only records the mount points.
-    public func mountTableChanged(_ mountPoints: [String]) {
-        let roots = [settings.claudeDirectory, settings.happyDirectory]
+    /// The mount table changed. When a mount on, below or above a root came or went (a second mount stacked
+    /// on the same point included: it has its own id), watches may be left on folders a mount now hides
+    /// (inotify watches inodes, not paths): everything is watched and scanned again. The roots are compared
+    /// with symbolic links resolved, as the mount table spells them. The first call only records the mounts.
+    public func mountTableChanged(_ mounts: [MountTableMonitor.Mount]) {
+        let roots = [settings.claudeDirectory, settings.happyDirectory].flatMap { root in
+            [root, fileSystem.canonicalPath(of: root)].compactMap { $0 }
+        }
         let relevant = Set(
-            mountPoints.filter { point in
+            mounts.filter { mount in
                 roots.contains { root in
-                    point == root || point.hasPrefix(root + "/") || (point != "/" && root.hasPrefix(point + "/"))
+                    mount.point == root || mount.point.hasPrefix(root + "/")
+                        || (mount.point != "/" && root.hasPrefix(mount.point + "/"))
                 }
             }
         )
@@ -154,8 +158,8 @@ public actor ActivityTracker {
         logger.info(
             "mounts changed on a watched path; watching and scanning everything again",
             metadata: [
-                "mounted": "\(relevant.subtracting(previous).sorted().joined(separator: ","))",
-                "unmounted": "\(previous.subtracting(relevant).sorted().joined(separator: ","))",
+                "mounted": "\(relevant.subtracting(previous).map(\.point).sorted().joined(separator: ","))",
+                "unmounted": "\(previous.subtracting(relevant).map(\.point).sorted().joined(separator: ","))",
             ]
         )
         reload()
@@ -241,7 +245,9 @@ public actor ActivityTracker {
         establish(.happy)
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
         if statEverything { Heap.trim() }
-        store.recordRescan(at: MonotonicClock.nanoseconds())
+        let finished = MonotonicClock.nanoseconds()
+        store.recordRescan(at: finished)
+        store.recordAnswer(at: finished)
         snapshot.lastScanDuration = seconds
         snapshot.rescans &+= 1
         let metadata: Logger.Metadata = [
@@ -416,6 +422,8 @@ public actor ActivityTracker {
             {
                 apply(listing)
             }
+            // Proof of progress for /health: a long scan on a slow disk is busy, not stuck.
+            store.recordAnswer(at: MonotonicClock.nanoseconds())
         }
     }
 
@@ -560,11 +568,25 @@ public actor ActivityTracker {
     /// Watches `sessions/` and reads the registry files whose modification time changed since last read.
     private func scanRegistry() {
         guard watch(.sessions, sessionsPath) != .vanished else { return dropRegistry() }
-        var files: [(name: String, modified: Timestamp)] = []
+        var present: Set<UInt64> = []
+        var changed: [(name: String, modified: Timestamp)] = []
         do {
-            try fileSystem.forEachEntry(in: sessionsPath, wantsStatus: ClaudeLayout.isRegistryFile) { entry in
-                if entry.kind == .regular, let status = entry.status, ClaudeLayout.isRegistryFile(entry.nameBytes) {
-                    files.append((entry.name, status.modified))
+            // Links are never followed here (a registry file is never a link, and a stat through one could hang).
+            try fileSystem.forEachEntry(
+                in: sessionsPath,
+                followingLinks: false,
+                wantsStatus: ClaudeLayout.isRegistryFile
+            ) {
+                entry in
+                guard ClaudeLayout.isRegistryFile(entry.nameBytes) else { return }
+                present.insert(ClaudeLayout.nameHash(entry.nameBytes))
+                // A FIFO or a link is listed as "other": read (and refused) once, so that it is logged.
+                let modified = entry.status?.modified ?? .zero
+                // Bounded: past twice the tracked limit, names are only counted as present.
+                if entry.kind != .directory, changed.count < 2 * SessionRegistryMonitor.maximumFiles,
+                    sessionRegistry.wantsReading(entry.name, modified: modified)
+                {
+                    changed.append((entry.name, modified))
                 }
             }
         } catch {
@@ -572,7 +594,7 @@ public actor ActivityTracker {
             logUnreadable(sessionsPath, error)
             return
         }
-        sessionRegistry.synchronize(with: files, now: clock())
+        sessionRegistry.synchronize(present: present, changed: changed, now: clock())
         sessionRegistry.checkLiveness(now: clock())
         registryChanged()
     }
@@ -651,7 +673,7 @@ public actor ActivityTracker {
                 if structural { scanProject(name) }
             case .sessions:
                 if ClaudeLayout.isRegistryFile(name) {
-                    sessionRegistry.read(CollectionOfOne(name), now: clock())
+                    sessionRegistry.read(name, now: clock())
                     registryChanged()
                 }
             case .project(let slug):

@@ -5,9 +5,10 @@ import Platform
 ///
 /// A snapshot alone cannot show a stuck exporter: the HTTP thread would keep serving the last one, "busy"
 /// included, forever. So the check also asks for recent proof of life: a heartbeat answered by the state
-/// actor (the wiring sends one every ``heartbeatInterval``) within ``answerBound``, and a periodic rescan
-/// finished within twice the rescan interval plus ``answerBound``. Either missing means the actor (or the
-/// task feeding it) is stuck, and a liveness probe should restart the exporter.
+/// actor (the wiring sends one every ``heartbeatInterval``), or progress within a scan (every 64 project
+/// folders listed), within ``answerBound``; and a periodic rescan finished within twice the rescan interval
+/// plus ``answerBound``. Either missing means the actor (or the task feeding it) is stuck, not merely busy
+/// with a long scan, and a liveness probe should restart the exporter.
 public enum Health: Sendable, Equatable {
     case healthy
     case unhealthy(reason: String)

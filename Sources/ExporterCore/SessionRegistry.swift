@@ -153,25 +153,32 @@ public struct RegistryEntry: Sendable, Equatable {
     ///
     /// Where other processes are visible (a host, or a pod with `shareProcessNamespace: true`), the entry
     /// is live while `/proc/<pid>/stat` exists with the registered start time (a reused pid does not
-    /// count), and dead for good otherwise. Where they are not (a sidecar in its own pid namespace, where
-    /// a pid seen in `/proc` is one of this container's, not Claude's), liveness cannot be checked, and
-    /// the entry counts as live only while its status was updated within `freshness` seconds, so that a
-    /// dead process's leftover file can never keep the agent active. The update time counts from
-    /// `readAt` at the latest: a time in the future counts as "now" once, then ages.
-    /// An entry naming this very process (its pid and start time) is never live.
+    /// count), and dead for good otherwise; an entry naming this very process (its pid and start time) is
+    /// never live; a look-up that fails for another reason counts as running until a later check can tell.
+    /// Where other processes are not visible (a sidecar in its own pid namespace, where a pid in `/proc` is
+    /// one of this container's, never Claude's), liveness cannot be checked at all: the entry counts as live
+    /// only while its status was updated within `freshness` seconds, so that a dead process's leftover file
+    /// can never keep the agent active. The update time counts from `readAt` at the latest: a time in the
+    /// future counts as "now" once, then ages.
     public func liveness(processes: any ProcessTable, readAt: Timestamp, now: Timestamp, freshness: Double) -> Liveness
     {
-        let ticks = processes.startTicks(of: pid)
-        if pid == processes.ownProcessID && ticks == processStart { return .dead }
-        if pid != processes.ownProcessID, let ticks, ticks == processStart { return .running }
-        if processes.seesOtherProcesses { return .dead }
-        let until = min(statusUpdatedAt ?? modified, readAt).adding(seconds: freshness)
-        return now < until ? .fresh(until: until) : .dead
+        guard processes.seesOtherProcesses else {
+            let until = min(statusUpdatedAt ?? modified, readAt).adding(seconds: freshness)
+            return now < until ? .fresh(until: until) : .dead
+        }
+        switch processes.lookUp(pid) {
+        case .running(let ticks):
+            return ticks == processStart && pid != processes.ownProcessID ? .running : .dead
+        case .gone:
+            return .dead
+        case .unknown:
+            return .running
+        }
     }
 
     /// How an entry's process was found alive, which says how to check it again.
     public enum Liveness: Sendable, Equatable {
-        /// Seen in `/proc` with the registered start time: look again later.
+        /// Seen in `/proc` with the registered start time (or not known otherwise yet): look again later.
         case running
         /// Not checkable; live until this time unless the file is rewritten.
         case fresh(until: Timestamp)

@@ -86,28 +86,38 @@ struct SessionRegistryMonitor {
     /// Whether a liveness check is worth running: some entry is live.
     var hasLiveEntries: Bool { !liveFiles.isEmpty }
 
-    /// Whether a file's modification time differs from the version read (or it was never read).
-    func needsReading(_ name: String, modified: Timestamp) -> Bool {
+    /// Whether a rescan should offer this file to ``synchronize(present:changed:now:)``: it is new, or its
+    /// modification time differs from the version read.
+    func wantsReading(_ name: String, modified: Timestamp) -> Bool {
         files[name]?.modified != modified
     }
 
     // MARK: - Changes
 
-    /// Reads (again) the files named, then logs what changed, in pid order.
-    mutating func read(_ names: some Sequence<String>, now: Timestamp) {
-        var touched: Set<ProcessKey> = []
-        for name in names { touched.formUnion(readOne(name, now: now)) }
-        settle(touched)
+    /// Reads (again) the file named in an event, then logs what changed.
+    mutating func read(_ name: String, now: Timestamp) {
+        settle(readOne(name, now: now, listed: nil))
     }
 
-    /// Forgets every file not in `present` (a listing of the folder), then reads those whose modification
-    /// time changed.
-    mutating func synchronize(with present: [(name: String, modified: Timestamp)], now: Timestamp) {
-        let names = Set(present.map(\.name))
+    /// After a listing of the folder: forgets every file whose name hash is not in `present`, then reads
+    /// `changed` (the files ``wantsReading(_:modified:)`` asked for).
+    mutating func synchronize(
+        present: Set<UInt64>,
+        changed: [(name: String, modified: Timestamp)],
+        now: Timestamp
+    ) {
         var touched: Set<ProcessKey> = []
-        for name in files.keys where !names.contains(name) { touched.formUnion(forget(name)) }
-        for file in present where needsReading(file.name, modified: file.modified) {
-            touched.formUnion(readOne(file.name, now: now))
+        for name in files.keys where !present.contains(ClaudeLayout.nameHash(name)) {
+            touched.formUnion(forget(name))
+        }
+        problemsLogged = problemsLogged.filter { present.contains(ClaudeLayout.nameHash($0)) }
+        for file in changed {
+            // Past the limit, a new file is not even opened (it costs a rescan nothing but its name).
+            if files[file.name] == nil && files.count >= Self.maximumFiles {
+                noteFull()
+                continue
+            }
+            touched.formUnion(readOne(file.name, now: now, listed: file.modified))
         }
         settle(touched)
     }
@@ -125,17 +135,18 @@ struct SessionRegistryMonitor {
         for (key, names) in liveFiles {
             var running: Bool?
             for name in names {
-                guard var file = files[name], let entry = file.entry else { continue }
+                guard var file = files[name], file.entry != nil else { continue }
                 switch file.liveness {
                 case .running:
-                    if running == nil { running = processes.startTicks(of: key.pid) == key.start }
+                    if running == nil {
+                        switch processes.lookUp(key.pid) {
+                        case .running(let ticks): running = ticks == key.start
+                        case .gone: running = false
+                        case .unknown: running = true  // cannot tell now: look again at the next check
+                        }
+                    }
                     if running == true { continue }
-                    // Gone (or the pid reused): in a shared namespace that is final; otherwise fall back
-                    // to the entry's freshness.
-                    file.liveness =
-                        processes.seesOtherProcesses
-                        ? .dead
-                        : entry.liveness(processes: processes, readAt: file.readAt, now: now, freshness: freshness)
+                    file.liveness = .dead
                 case .fresh(let until):
                     if now < until { continue }
                     file.liveness = .dead
@@ -152,17 +163,23 @@ struct SessionRegistryMonitor {
 
     // MARK: - Inside
 
-    /// Reads one file and returns the processes whose files changed.
-    private mutating func readOne(_ name: String, now: Timestamp) -> Set<ProcessKey> {
+    /// Reads one file and returns the processes whose files changed. `listed` is the modification time a
+    /// listing saw, if any: a file that cannot be read is remembered with it, so rescans do not retry it
+    /// until it changes.
+    private mutating func readOne(_ name: String, now: Timestamp, listed: Timestamp?) -> Set<ProcessKey> {
         let path = directory + "/" + name
         let contents: SmallFile.Contents
         do {
             contents = try fileSystem.contents(of: path, limit: ClaudeLayout.registryFileLimit)
         } catch {
-            // Gone, not a regular file (a FIFO, a device, a link: never opened for blocking reads), or
-            // unreadable: not an entry.
-            if error.code != ENOENT { logProblem(name, "cannot read session registry file", error.description) }
-            return forget(name)
+            if error.code == ENOENT {
+                problemsLogged.remove(name)
+                return forget(name)
+            }
+            // Not a regular file (a FIFO, a device, a link: never opened for a blocking read), or unreadable:
+            // no entry, logged once while it stays so.
+            logProblem(name, "cannot read session registry file", error.description, level: .warning)
+            return remember(name, File(modified: listed ?? .zero, readAt: now, entry: nil))
         }
         if contents.truncated {
             logProblem(name, "session registry file larger than 64 KiB; skipped", nil, level: .warning)
@@ -191,13 +208,7 @@ struct SessionRegistryMonitor {
     private mutating func remember(_ name: String, _ file: File) -> Set<ProcessKey> {
         let old = files[name]
         if old == nil && files.count >= Self.maximumFiles {
-            if !fullLogged {
-                fullLogged = true
-                logger.warning(
-                    "session registry holds more files than are tracked; further files are ignored until some are removed",
-                    metadata: ["path": "\(directory)", "tracked": "\(Self.maximumFiles)"]
-                )
-            }
+            noteFull()
             return []
         }
         files[name] = file
@@ -215,8 +226,16 @@ struct SessionRegistryMonitor {
         return touched
     }
 
+    private mutating func noteFull() {
+        guard !fullLogged else { return }
+        fullLogged = true
+        logger.warning(
+            "session registry holds more files than are tracked; further files are ignored until some are removed",
+            metadata: ["path": "\(directory)", "tracked": "\(Self.maximumFiles)"]
+        )
+    }
+
     private mutating func forget(_ name: String) -> Set<ProcessKey> {
-        problemsLogged.remove(name)
         guard let old = files.removeValue(forKey: name) else { return [] }
         if old.entry != nil { entryFiles -= 1 }
         if files.count < Self.maximumFiles { fullLogged = false }

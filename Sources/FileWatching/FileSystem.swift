@@ -59,17 +59,35 @@ public protocol FileSystem: Sendable {
     /// ``SmallFile/read(_:limit:)``.
     func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents
 
+    /// The path with every symbolic link resolved (`realpath(3)`), or `nil` if it does not exist.
+    func canonicalPath(of path: String) -> String?
+
     /// Calls `body` for each entry of the directory at `path` except `.` and `..`.
     ///
     /// Entries whose name is not valid UTF-8 are skipped: Claude Code and Happy only write ASCII
     /// names, so such a file is never activity and never a session. For a regular file for which
     /// `wantsStatus(name)` is true, the entry's ``DirectoryEntry/status`` is filled by `fstatat`
     /// relative to the open directory (no path is built); an entry that vanished meanwhile is skipped.
+    ///
+    /// With `followingLinks` false, a symbolic link is never resolved (no `stat` through it, which could hang
+    /// on a dead network or FUSE mount): it is reported as ``FileKind/other``.
     func forEachEntry(
         in path: String,
+        followingLinks: Bool,
         wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno)
+}
+
+extension FileSystem {
+    /// Lists a directory, following symbolic links one level (see ``forEachEntry(in:followingLinks:wantsStatus:_:)``).
+    public func forEachEntry(
+        in path: String,
+        wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
+        _ body: (DirectoryEntry) -> Void
+    ) throws(Errno) {
+        try forEachEntry(in: path, followingLinks: true, wantsStatus: wantsStatus, body)
+    }
 }
 
 /// The real filesystem, through `openat`/`getdents` (via `readdir`)/`fstatat`. Never writes.
@@ -82,12 +100,19 @@ public struct LocalFileSystem: FileSystem {
         return FileStatus(info)
     }
 
+    public func canonicalPath(of path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     public func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {
         try SmallFile.read(path, limit: limit)
     }
 
     public func forEachEntry(
         in path: String,
+        followingLinks: Bool,
         wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno) {
@@ -126,7 +151,7 @@ public struct LocalFileSystem: FileSystem {
                     return body(DirectoryEntry(nameBytes: name, kind: kind))
                 }
                 var info = stat()
-                guard fstatat(descriptor, cName, &info, 0) == 0 else {
+                guard fstatat(descriptor, cName, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 else {
                     // Vanished since readdir (skip it), or a dangling link (report it as "other").
                     if resolve { body(DirectoryEntry(nameBytes: name, kind: .other)) }
                     return

@@ -78,22 +78,37 @@ public final class MountTableMonitor: Sendable {
         continuation.finish()
     }
 
-    /// The mount points of this process's namespace, read now (empty if the table cannot be read).
-    public static func mountPoints(path: String = "/proc/self/mountinfo") -> [String] {
-        guard let table = try? SmallFile.read(path, limit: 8 << 20) else { return [] }
-        return mountPoints(in: table.bytes)
+    /// One line of the mount table: the kernel's mount id (field 1) and the mount point (field 5). Two mounts
+    /// stacked on one point have different ids, so a second mount over a watched folder is a change too.
+    public struct Mount: Hashable, Sendable {
+        public var id: Int
+        public var point: String
+
+        public init(id: Int, point: String) {
+            self.id = id
+            self.point = point
+        }
     }
 
-    /// The mount points (field 5) of a `mountinfo` text, with the kernel's octal escapes (`\040` for a space,
+    /// The mounts of this process's namespace, read now (empty if the table cannot be read).
+    public static func mounts(path: String = "/proc/self/mountinfo") -> [Mount] {
+        guard let table = try? SmallFile.read(path, limit: 8 << 20) else { return [] }
+        var bytes = table.bytes
+        // A table cut at the limit ends in a partial line, whose path could be anything: drop it.
+        if table.truncated, let end = bytes.lastIndex(of: UInt8(ascii: "\n")) { bytes.removeSubrange((end + 1)...) }
+        return mounts(in: bytes)
+    }
+
+    /// The mounts of a `mountinfo` text, with the kernel's octal escapes in mount points (`\040` for a space,
     /// `\011`, `\012`, `\134`) decoded.
-    public static func mountPoints(in table: [UInt8]) -> [String] {
-        var points: [String] = []
+    public static func mounts(in table: [UInt8]) -> [Mount] {
+        var mounts: [Mount] = []
         for line in table.split(separator: UInt8(ascii: "\n")) {
             let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: false)
-            guard fields.count >= 5 else { continue }
-            points.append(unescape(fields[4]))
+            guard fields.count >= 5, let id = Int(String(decoding: fields[0], as: UTF8.self)) else { continue }
+            mounts.append(Mount(id: id, point: unescape(fields[4])))
         }
-        return points
+        return mounts
     }
 
     private static func unescape(_ field: ArraySlice<UInt8>) -> String {

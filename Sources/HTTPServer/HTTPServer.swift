@@ -19,8 +19,12 @@ public struct HTTPServerConfiguration: Sendable {
     public var headerTimeout = 10.0
     /// Seconds a keep-alive connection may wait for its next request.
     public var idleTimeout = 60.0
-    /// Seconds a response may wait for the client to read it.
+    /// Seconds a response may wait for the client to read it, counted from when sending first had to wait
+    /// and not restarted by partial reads (so a client reading a byte now and then is closed all the same).
     public var writeTimeout = 10.0
+    /// At the connection cap, when no connection is idle or still sending its head, one whose response has
+    /// waited this long for the client to read it is closed to make room (a scrape takes milliseconds).
+    public var evictBlockedAfter = 1.0
     /// Requests on one connection before the server closes it.
     public var maxRequestsPerConnection = 1000
     /// On shutdown, responses in flight get this long to finish.
@@ -140,7 +144,7 @@ private final class EventLoop: @unchecked Sendable {
     private var stopping = false
     /// Connections with pipelined requests left over after their turn: served again before the next wait,
     /// after every other ready connection has had its turn.
-    private var backlog: [Int32] = []
+    private var backlog: [(fd: Int32, serial: UInt64)] = []
     /// Connections accepted so far (see ``Connection/serial``).
     private var accepted: UInt64 = 0
     /// Requests one connection may have answered per turn, so that a deep pipeline cannot delay a scrape.
@@ -188,10 +192,16 @@ private final class EventLoop: @unchecked Sendable {
     }
 
     /// Adds a descriptor to the epoll set; false (logged) if the kernel refused (`ENOMEM`, `ENOSPC`).
-    private func register(_ fd: Int32, _ events: UInt32) -> Bool {
+    /// What epoll hands back with an event: the descriptor and (for connections) the low 32 bits of its serial,
+    /// so an event left over from a connection closed in this turn never reaches a newer one on the same number.
+    private static func tag(_ fd: Int32, serial: UInt64 = 0) -> UInt64 {
+        UInt64(UInt32(bitPattern: fd)) | (serial & 0xFFFF_FFFF) << 32
+    }
+
+    private func register(_ fd: Int32, _ events: UInt32, serial: UInt64 = 0) -> Bool {
         var event = epoll_event()
         event.events = events
-        event.data.fd = fd
+        event.data.u64 = Self.tag(fd, serial: serial)
         guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
             logger.warning(
                 "cannot add a socket to the event loop",
@@ -209,7 +219,7 @@ private final class EventLoop: @unchecked Sendable {
         connection.interest = events
         var event = epoll_event()
         event.events = events
-        event.data.fd = connection.fd
+        event.data.u64 = Self.tag(connection.fd, serial: connection.serial)
         if epoll_ctl(epoll, EPOLL_CTL_MOD, connection.fd, &event) != 0 {
             logger.warning(
                 "cannot change a connection in the event loop; closing it",
@@ -234,20 +244,21 @@ private final class EventLoop: @unchecked Sendable {
             }
             let now = MonotonicClock.nanoseconds()
             for index in 0..<max(0, Int(count)) {
-                let fd = events[index].data.fd
+                let tag = events[index].data.u64
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: tag))
                 let flags = events[index].events
                 if fd == wake {
                     beginStopping(now)
                 } else if fd == listener.fileDescriptor {
                     if !stopping { acceptConnections(now) }
-                } else if let connection = connections[fd] {
+                } else if let connection = connections[fd], Self.tag(fd, serial: connection.serial) == tag {
                     service(connection, flags, now)
                 }
             }
             let deferred = backlog
             backlog.removeAll(keepingCapacity: true)
-            for fd in deferred {
-                if let connection = connections[fd] { service(connection, 0, now) }
+            for (fd, serial) in deferred {
+                if let connection = connections[fd], connection.serial == serial { service(connection, 0, now) }
             }
             if stopping && (connections.isEmpty || now >= stopDeadline) { break }
             if now >= nextSweep {
@@ -286,7 +297,7 @@ private final class EventLoop: @unchecked Sendable {
                 }
                 return
             }
-            if connections.count >= configuration.maxConnections, let victim = cheapestToLose() {
+            if connections.count >= configuration.maxConnections, let victim = cheapestToLose(now) {
                 // At the cap, make room instead of refusing the newcomer: otherwise any local process holding
                 // idle connections could keep every scrape out.
                 logger.debug("at the connection cap; closed the connection that costs least to lose")
@@ -317,7 +328,7 @@ private final class EventLoop: @unchecked Sendable {
             )
             connection.interest = EPOLLIN.rawValue
             // A connection the loop cannot wait on would be counted and never served: refuse it instead.
-            guard register(fd, EPOLLIN.rawValue) else {
+            guard register(fd, EPOLLIN.rawValue, serial: connection.serial) else {
                 Syscall.close(fd)
                 continue
             }
@@ -325,14 +336,17 @@ private final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// At the connection cap, the connection whose loss costs least: one that is lingering (its answer was
-    /// sent), else the one idle longest between requests (keep-alive; a client reconnects for its next
-    /// request), else the oldest that has not sent a complete request head. A connection with a response
-    /// being written is never chosen; when all are, the newcomer is refused.
-    private func cheapestToLose() -> Connection? {
+    /// At the connection cap, the connection whose loss costs least: one lingering after its answer, else the
+    /// one idle longest between requests (keep-alive: a client reconnects for its next request) that has nothing
+    /// unread, else the oldest that has not sent a complete request head, else the one whose response has
+    /// waited longest (at least ``HTTPServerConfiguration/evictBlockedAfter``) for its client to read it.
+    /// A connection with requests read but not yet answered is never chosen; when nothing qualifies, the
+    /// newcomer is refused.
+    private func cheapestToLose(_ now: UInt64) -> Connection? {
         typealias Age = (deadline: UInt64, serial: UInt64)
-        var idle: (connection: Connection, age: Age)?
+        var idle: [(connection: Connection, age: Age)] = []
         var waiting: (connection: Connection, age: Age)?
+        var blocked: (connection: Connection, age: Age)?
         let never: Age = (.max, .max)
         for connection in connections.values {
             switch connection.state {
@@ -342,15 +356,32 @@ private final class EventLoop: @unchecked Sendable {
                 if let deadline = connection.headerDeadline {
                     let age = (deadline, connection.serial)
                     if age < waiting?.age ?? never { waiting = (connection, age) }
-                } else {
-                    let age = (connection.idleDeadline, connection.serial)
-                    if age < idle?.age ?? never { idle = (connection, age) }
+                } else if connection.pendingInput.isEmpty {
+                    idle.append((connection, (connection.idleDeadline, connection.serial)))
                 }
             case .open, .closingAfterWrite:
-                continue
+                if let deadline = connection.writeDeadline {
+                    let age = (deadline, connection.serial)
+                    if age < blocked?.age ?? never { blocked = (connection, age) }
+                }
             }
         }
-        return idle?.connection ?? waiting?.connection
+        // Idle longest first; one whose next request already sits unread in the socket is not idle.
+        for candidate in idle.sorted(by: { $0.age < $1.age }).prefix(8) where !hasUnreadInput(candidate.connection) {
+            return candidate.connection
+        }
+        if let waiting { return waiting.connection }
+        let grace = UInt64(configuration.evictBlockedAfter * 1_000_000_000)
+        if let blocked, let deadline = blocked.connection.writeDeadline, deadline + grace <= now + writeTimeout {
+            return blocked.connection
+        }
+        return nil
+    }
+
+    /// Whether the client has sent bytes the server has not read yet (peeked, not consumed).
+    private func hasUnreadInput(_ connection: Connection) -> Bool {
+        var byte: UInt8 = 0
+        return recv(connection.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 1
     }
 
     private func service(_ connection: Connection, _ flags: UInt32, _ now: UInt64) {
@@ -370,7 +401,7 @@ private final class EventLoop: @unchecked Sendable {
                 !connection.hasOutput, !connection.pendingInput.isEmpty
             else { return }
             if connection.requests - first >= Self.requestsPerTurn {
-                backlog.append(connection.fd)
+                backlog.append((connection.fd, connection.serial))
                 return
             }
         }
@@ -468,7 +499,6 @@ private final class EventLoop: @unchecked Sendable {
             }
             if written > 0 {
                 connection.outputStart += written
-                connection.writeDeadline = nil
                 continue
             }
             if written < 0 && errno == EINTR { continue }

@@ -4,14 +4,24 @@ import Glibc
 
 /// Where the exporter looks up other processes: `/proc`, or a fake in tests.
 public protocol ProcessTable: Sendable {
-    /// Field 22 of `/proc/<pid>/stat` (start time in clock ticks since boot), or `nil` if no such process is
-    /// visible.
-    func startTicks(of pid: Int32) -> UInt64?
+    /// Whether `pid` runs, with its start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot).
+    func lookUp(_ pid: Int32) -> ProcessLookup
     /// Whether processes outside this process's own container are visible. When they are not, a pid that
     /// is not found may belong to a live process: its absence proves nothing.
     var seesOtherProcesses: Bool { get }
     /// This process's own pid, which a registry entry may name but never as a live agent.
     var ownProcessID: Int32 { get }
+}
+
+/// What a look-up in the process table found.
+public enum ProcessLookup: Sendable, Equatable {
+    /// The process runs, and started at this many clock ticks after boot.
+    case running(startTicks: UInt64)
+    /// No such process is visible (`ENOENT`).
+    case gone
+    /// The look-up failed for another reason (out of descriptors or memory, an unreadable line): nothing
+    /// is known, and a caller should look again later rather than conclude.
+    case unknown
 }
 
 /// The real process table.
@@ -28,8 +38,13 @@ public struct LocalProcessTable: ProcessTable {
         seesOtherProcesses = ownProcessID != 1
     }
 
-    public func startTicks(of pid: Int32) -> UInt64? {
-        guard pid > 0, let stat = try? SmallFile.read("/proc/\(pid)/stat", limit: 4096).bytes else { return nil }
-        return ProcStat.startTicks(stat)
+    public func lookUp(_ pid: Int32) -> ProcessLookup {
+        guard pid > 0 else { return .gone }
+        do {
+            let stat = try SmallFile.read("/proc/\(pid)/stat", limit: 4096).bytes
+            return ProcStat.startTicks(stat).map { .running(startTicks: $0) } ?? .unknown
+        } catch {
+            return error.code == ENOENT || error.code == ESRCH ? .gone : .unknown
+        }
     }
 }

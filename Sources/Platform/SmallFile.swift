@@ -45,17 +45,22 @@ public enum SmallFile {
         if info.st_size > limit {
             return Contents(bytes: try readPrefix(fd, count: limit), truncated: true, modified: modified)
         }
-        var bytes = try readPrefix(fd, count: limit + 1)
+        // A regular file's size is known; a /proc file says 0 and is read in growing steps, so a large limit
+        // (the mount table's) costs memory only for what is there.
+        var bytes = try readPrefix(fd, count: info.st_size > 0 ? Int(info.st_size) + 1 : limit + 1)
         let truncated = bytes.count > limit
         if truncated { bytes.removeLast(bytes.count - limit) }
         return Contents(bytes: bytes, truncated: truncated, modified: modified)
     }
 
-    /// Reads until `count` bytes or the end of the file.
+    /// Reads until `count` bytes or the end of the file, growing the buffer as it fills (from 4 KiB).
     private static func readPrefix(_ fd: Int32, count: Int) throws(Errno) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
+        var bytes = [UInt8](repeating: 0, count: min(count, 4096))
         var filled = 0
         while filled < count {
+            if filled == bytes.count {
+                bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, count - filled)))
+            }
             let base = filled
             let got = try Syscall.retrying("read") {
                 bytes.withUnsafeMutableBytes { buffer in
@@ -65,7 +70,7 @@ public enum SmallFile {
             if got == 0 { break }
             filled += got
         }
-        bytes.removeLast(count - filled)
+        bytes.removeLast(bytes.count - filled)
         return bytes
     }
 }

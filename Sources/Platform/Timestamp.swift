@@ -59,7 +59,7 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     /// 292 billion included) give a finite answer instead of an integer overflow trap.
     public func seconds(since other: Timestamp) -> Double {
         let (whole, overflow) = seconds.subtractingReportingOverflow(other.seconds)
-        if !overflow, abs(whole) < 9_000_000_000 {
+        if !overflow, whole.magnitude < 9_000_000_000 {
             // Exact in nanoseconds where that fits (centuries either way).
             return Double(whole * 1_000_000_000 + (nanoseconds - other.nanoseconds)) / 1_000_000_000
         }

@@ -107,11 +107,11 @@ struct Daemon: Sendable {
                 "pod": "\(configuration.podName)", "repository": "\(configuration.repositoryName)",
             ]
         )
+        // The mount table's baseline before the first scan (the monitor's descriptor is already open, so a
+        // change from here on is reported): a mount landing during the scan is not taken for the baseline.
+        if mounts != nil { await tracker.mountTableChanged(MountTableMonitor.mounts()) }
         await tracker.start()
-        if let mounts {
-            await tracker.mountTableChanged(MountTableMonitor.mountPoints())
-            mounts.start()
-        }
+        mounts?.start()
 
         let routes = Routes(store: store, renderer: renderer, rescanInterval: configuration.rescanIntervalSeconds)
         do {
@@ -192,7 +192,7 @@ struct Daemon: Sendable {
     }
 
     private func mountChanges(from mounts: MountTableMonitor) async {
-        for await _ in mounts.changes { await tracker.mountTableChanged(MountTableMonitor.mountPoints()) }
+        for await _ in mounts.changes { await tracker.mountTableChanged(MountTableMonitor.mounts()) }
     }
 
     /// The systemd status line, when something in it other than the age changed, at most once a second.

@@ -306,20 +306,29 @@ struct ActivityTrackerTests {
         let harness = Harness()
         harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl")
         await harness.tracker.start()
+        func mounts(_ points: [String]) -> [MountTableMonitor.Mount] {
+            points.enumerated().map { MountTableMonitor.Mount(id: $0.offset + 20, point: $0.element) }
+        }
         let base = ["/", "/proc", "/home"]
-        await harness.tracker.mountTableChanged(base)
+        await harness.tracker.mountTableChanged(mounts(base))
         let attempts = harness.registry.attempts
-        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "/home/other"])
+        await harness.tracker.mountTableChanged(mounts(base + ["/mnt/usb", "/home/other"]))
         #expect(harness.registry.attempts == attempts)
-        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "\(projects)/-repo"])
+        await harness.tracker.mountTableChanged(mounts(base + ["/mnt/usb", "\(projects)/-repo"]))
         #expect(harness.registry.attempts > attempts, "the watches were set up again")
         #expect(harness.messages(.info).contains { $0.contains("mounts changed") })
         let afterMount = harness.registry.attempts
-        await harness.tracker.mountTableChanged(base + ["/mnt/usb", "\(projects)/-repo"])
+        await harness.tracker.mountTableChanged(mounts(base + ["/mnt/usb", "\(projects)/-repo"]))
         #expect(harness.registry.attempts == afterMount)
+        // A second mount stacked on the same point (another id) hides the first: a change too.
+        var stacked = mounts(base + ["/mnt/usb", "\(projects)/-repo"])
+        stacked.append(MountTableMonitor.Mount(id: 99, point: "\(projects)/-repo"))
+        await harness.tracker.mountTableChanged(stacked)
+        let afterStacked = harness.registry.attempts
+        #expect(afterStacked > afterMount)
         // A mount over an ancestor (a volume mounted on /home/agent) counts too, and so does its removal.
-        await harness.tracker.mountTableChanged(base + ["/home/agent"])
-        #expect(harness.registry.attempts > afterMount)
+        await harness.tracker.mountTableChanged(mounts(base + ["/home/agent"]))
+        #expect(harness.registry.attempts > afterStacked)
     }
 
     @Test("Queue overflow: counted, and a full rescan restores the truth")
@@ -705,7 +714,7 @@ struct RegistryTrackerTests {
             await tracker.rescan()
             #expect(harness.fileSystem.readCount == before.0)
             #expect(processes.lookupCount == before.1)
-            // A live one is looked up by each liveness check, and it alone.
+            // A live one is counted (and from now on looked up by each liveness check).
             processes.start(12, ticks: 7)
             harness.fileSystem.writeFile("\(sessions)/12.json", registryFile(pid: 12, status: "busy"))
             await tracker.handle([harness.event(sessions, "12.json", .create)])
@@ -735,7 +744,25 @@ struct RegistryTrackerTests {
         #expect(harness.store.snapshot.files.status == limit - 10)
     }
 
-    @Test("A FIFO or a device in the registry is never read (no blocking open): it is no entry")
+    @Test("A failed process look-up keeps a live entry counted; the next check that can tell decides")
+    func failedLookUp() async {
+        let processes = FakeProcessTable()
+        let (harness, tracker) = harness(processes)
+        processes.start(10, ticks: 7)
+        harness.fileSystem.writeFile("\(sessions)/10.json", registryFile(pid: 10, status: "busy"))
+        await tracker.start()
+        processes.failLookUps(true)
+        await tracker.rescan()
+        #expect(harness.store.snapshot.agentSessions(.busy) == 1, "one failed look-up does not kill the entry")
+        processes.failLookUps(false)
+        await tracker.rescan()
+        #expect(harness.store.snapshot.agentSessions(.busy) == 1)
+        processes.exit(10)
+        await tracker.rescan()
+        #expect(harness.store.snapshot.agentSessions(.busy) == 0)
+    }
+
+    @Test("A non-regular registry file (a FIFO, a device) is no entry, and is logged once, not at every rescan")
     func specialFiles() async {
         let processes = FakeProcessTable()
         let (harness, tracker) = harness(processes)
@@ -747,5 +774,9 @@ struct RegistryTrackerTests {
         await tracker.handle([harness.event(sessions, "10.json", .create)])
         #expect(harness.store.snapshot.agentSessions(.busy) == 0)
         #expect(harness.store.snapshot.files.status == 0)
+        for _ in 0..<3 { await tracker.rescan() }
+        #expect(
+            harness.logs.entries.filter { $0.message.description.contains("cannot read session registry") }.count == 1
+        )
     }
 }

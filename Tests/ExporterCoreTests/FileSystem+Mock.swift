@@ -50,6 +50,11 @@ final class FakeFileSystem: FileSystem {
         )
     }
 
+    /// No links here: a path that exists is its own canonical path.
+    func canonicalPath(of path: String) -> String? {
+        nodes.withLock { $0[path] } == nil ? nil : path
+    }
+
     /// How many files were read (``contents(of:limit:)`` calls), for cost-per-event tests.
     private let reads = Mutex(0)
     var readCount: Int { reads.withLock { $0 } }
@@ -96,6 +101,7 @@ final class FakeFileSystem: FileSystem {
 
     func forEachEntry(
         in path: String,
+        followingLinks: Bool,
         wantsStatus: (UnsafeBufferPointer<UInt8>) -> Bool,
         _ body: (DirectoryEntry) -> Void
     ) throws(Errno) {
@@ -198,8 +204,13 @@ final class FakeProcessTable: ProcessTable {
 
     func start(_ pid: Int32, ticks: UInt64) { processes.withLock { $0[pid] = ticks } }
     func exit(_ pid: Int32) { processes.withLock { $0[pid] = nil } }
-    func startTicks(of pid: Int32) -> UInt64? {
+    /// Makes every look-up fail with "unknown" (as running out of descriptors would), or not.
+    func failLookUps(_ failing: Bool) { failures.withLock { $0 = failing } }
+    private let failures = Mutex(false)
+
+    func lookUp(_ pid: Int32) -> ProcessLookup {
         lookups.withLock { $0 += 1 }
-        return processes.withLock { $0[pid] }
+        if failures.withLock({ $0 }) { return .unknown }
+        return processes.withLock { $0[pid] }.map { .running(startTicks: $0) } ?? .gone
     }
 }

@@ -197,6 +197,15 @@ struct LivenessTests {
         #expect(!liveness(noUpdate, processes, now: 961).isLive)
     }
 
+    @Test("A look-up that fails (out of descriptors) proves nothing: running until a check can tell")
+    func unknownLookUp() {
+        let processes = FakeProcessTable()
+        processes.failLookUps(true)
+        #expect(liveness(entry, processes, now: 1_000) == .running)
+        processes.failLookUps(false)
+        #expect(liveness(entry, processes, now: 1_000) == .dead)
+    }
+
     @Test("A status time in the future counts as the time it was read, then ages")
     func futureTime() {
         let processes = FakeProcessTable(seesOtherProcesses: false)

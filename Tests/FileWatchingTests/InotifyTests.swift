@@ -176,26 +176,27 @@ struct InotifyTests {
 
 @Suite("The mount table")
 struct MountTableTests {
-    @Test("Mount points are field 5 of mountinfo, with the kernel's octal escapes decoded")
+    @Test("Mounts are fields 1 and 5 of mountinfo, with the kernel's octal escapes decoded")
     func parse() {
         let table = """
             22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
             35 22 0:31 / /home/agent/.claude/projects/-my\\040repo rw - tmpfs tmpfs rw
             36 22 0:32 / /odd\\134name\\011x rw - tmpfs tmpfs rw
             short line
+            x 22 0:33 / /no-id rw - tmpfs tmpfs rw
             37 22 0:33 / /bad\\9escape rw - tmpfs tmpfs rw
 
             """
         #expect(
-            MountTableMonitor.mountPoints(in: Array(table.utf8)) == [
-                "/", "/home/agent/.claude/projects/-my repo", "/odd\\name\tx", "/bad\\9escape",
+            MountTableMonitor.mounts(in: Array(table.utf8)).map { "\($0.id) \($0.point)" } == [
+                "22 /", "35 /home/agent/.claude/projects/-my repo", "36 /odd\\name\tx", "37 /bad\\9escape",
             ]
         )
     }
 
     @Test("This process's own mount table has / in it, and a monitor starts and stops")
     func live() throws {
-        #expect(MountTableMonitor.mountPoints().contains("/"))
+        #expect(MountTableMonitor.mounts().contains { $0.point == "/" })
         let monitor = try MountTableMonitor()
         monitor.start()
         monitor.stop()

@@ -6,8 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// A fresh lowercase UUID, the name Claude Code gives a session.
-
 /// `mkdir -p` for a path given as raw bytes (names that are not UTF-8 cannot be spelled as a `String`).
 private func makeDirectory(_ path: [UInt8]) {
     _ = (path + [0]).withUnsafeBufferPointer {
