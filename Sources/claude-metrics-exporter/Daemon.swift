@@ -121,9 +121,6 @@ struct Daemon: Sendable {
             throw StartupError(description: "cannot start the HTTP server: \(error)")
         }
         logger.info("listening", metadata: ["address": "\(listener.address)", "port": "\(listener.port)"])
-        // Startup's code will not run again: let the kernel take those clean, file-backed pages back now.
-        let releasedCode = CodePages.release()
-        logger.debug("released startup code pages", metadata: ["bytes": "\(releasedCode)"])
         // Ready only now: the first full scan is done, the watches exist and the socket listens.
         notifier?.notify("READY=1\nSTATUS=\(statusLine())")
     }

@@ -53,8 +53,6 @@ do {
     fail(error.description, status: error.exitCode)
 }
 
-Heap.useSingleArena()
-
 // --once is for cron jobs and textfile collectors: only warnings, unless debugging was asked for.
 let logLevel = once && configuration.logLevel != .debug ? max(configuration.logLevel, .warning) : configuration.logLevel
 let logFormat = configuration.logFormat
