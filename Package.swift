@@ -17,6 +17,8 @@ let package = Package(
         .target(name: "CBuildInfo"),
         .target(name: "CMalloc"),
         .target(name: "CPthread"),
+        // zlib from Debian's zlib1g-dev, linked statically: `ldd` stays glibc and libstdc++ only.
+        .target(name: "CZlib", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libz.a"])]),
 
         // Platform wrappers: the one seam every syscall goes through, threads, clocks, /proc.
         .target(name: "Platform", dependencies: ["CMalloc", "CPthread"]),
@@ -28,6 +30,7 @@ let package = Package(
             name: "HTTPServer",
             dependencies: [
                 "CEpoll",
+                "CZlib",
                 "Platform",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -36,8 +36,8 @@ extension HTTPResponse {
     public func compressed(for request: HTTPRequest, minimumBytes: Int = 256) -> HTTPResponse {
         var response = self
         response.headers.append(("Vary", "Accept-Encoding"))
-        if request.acceptsGzip, body.count >= minimumBytes {
-            response.body = Gzip.compress(body)
+        if request.acceptsGzip, body.count >= minimumBytes, let coded = Gzip.compress(body) {
+            response.body = coded
             response.headers.append(("Content-Encoding", "gzip"))
         }
         return response
