@@ -3,6 +3,9 @@
 
 # --- build -------------------------------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build
+# Headers of libsystemd (loaded at run time, never linked) and zlib's static library (linked in).
+RUN apt-get update && apt-get install -y --no-install-recommends libsystemd-dev zlib1g-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependency resolution in its own layer: it changes only when Package.swift does.
 COPY Package.swift ./

@@ -19,6 +19,11 @@ BENCH_PACKAGES := wrk binutils
 BENCH_COMMANDS := wrk strip
 BENCH_FLAGS ?= --large
 
+# Building needs two Debian -dev packages: libsystemd-dev (the sd-daemon/sd-journal headers; the library itself
+# is loaded at run time) and zlib1g-dev (libz.a, linked statically for gzip).
+BUILD_PACKAGES := libsystemd-dev zlib1g-dev
+BUILD_HEADERS := /usr/include/systemd/sd-daemon.h /usr/include/zlib.h
+
 # $(call require,commands,packages): installs missing Debian packages when root; otherwise stops with
 # the one command that does.
 define require
@@ -42,7 +47,7 @@ UNITS := claude-metrics-exporter.service claude-metrics-exporter@.service claude
 
 FUZZ_SECONDS ?= 600
 
-.PHONY: help deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
+.PHONY: help deps build-deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -54,22 +59,33 @@ help:
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
 	@echo "make fuzz     fuzz the HTTP request and registry parsers with libFuzzer, FUZZ_SECONDS each (default 600)"
 
-deps:
+deps: build-deps
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
 	@python3 -c 'import yaml' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing PyYAML (deploy tests)"; python3 -m pip install -q pyyaml; \
 	  else echo "missing: the Python yaml module. Install with: python3 -m pip install --user pyyaml"; exit 1; fi; }
 
-demo-deps:
+build-deps:
+	@missing=""; for h in $(BUILD_HEADERS); do [ -e $$h ] || missing="$$missing $$h"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(BUILD_PACKAGES) (for:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BUILD_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Install with: sudo apt-get install -y $(BUILD_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+demo-deps: build-deps
 	$(call require,$(DEMO_COMMANDS),$(DEMO_PACKAGES))
 
 bench-deps:
 	$(call require,$(BENCH_COMMANDS),$(BENCH_PACKAGES))
 
-build:
+build: build-deps
 	$(SWIFT) build
 
-release:
+release: build-deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product claude-metrics-exporter
 
 run: release
@@ -92,7 +108,7 @@ test: deps release
 # libFuzzer (with AddressSanitizer) for FUZZ_SECONDS each: the HTTP request parser, then the session registry's
 # parser. The seed corpora in Fuzz/corpus/ are copied, never written to.
 FUZZERS := HTTPRequestParserFuzzer:http RegistryParserFuzzer:registry
-fuzz:
+fuzz: build-deps
 	for fuzzer in $(FUZZERS); do \
 	  CME_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product $${fuzzer%%:*} \
 	    -Xswiftc -sanitize=fuzzer,address || exit 1; \
@@ -110,7 +126,7 @@ docker:
 	@command -v docker >/dev/null || { echo "docker not found"; exit 1; }
 	docker build --build-arg REVISION=$(REVISION) -t claude-metrics-exporter:$(REVISION) .
 
-lint:
+lint: build-deps
 	git ls-files -z '*.swift' | xargs -0 $(SWIFT) format lint --strict
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 

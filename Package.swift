@@ -17,6 +17,8 @@ let package = Package(
         .target(name: "CBuildInfo"),
         .target(name: "CMalloc"),
         .target(name: "CPthread"),
+        // libsystemd-dev's headers (the library is loaded at run time) and the binary's .note.dlopen.
+        .target(name: "CSystemd"),
         // zlib from Debian's zlib1g-dev, linked statically: `ldd` stays glibc and libstdc++ only.
         .target(name: "CZlib", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libz.a"])]),
 
@@ -39,7 +41,7 @@ let package = Package(
         // systemd integration: sd_notify, the watchdog, socket activation (libsystemd loaded at run time).
         .target(
             name: "Systemd",
-            dependencies: ["Platform", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CSystemd", "Platform", .product(name: "Logging", package: "swift-log")]
         ),
 
         // The domain: what counts as activity, the state actor, the metrics.

@@ -1,3 +1,4 @@
+import CSystemd
 import Platform
 
 #if canImport(Glibc)
@@ -8,12 +9,14 @@ import Glibc
 ///
 /// Loading at run time keeps the binary's dependencies to glibc and libstdc++ (`ldd` shows nothing else), so
 /// the same binary runs in a distroless container, where there is no libsystemd and no systemd to talk to.
-/// There, ``shared`` is `nil` and notification is off. The signatures are those of `sd-daemon.h`.
+/// There, ``shared`` is `nil` and notification is off. The function types come from libsystemd's own headers
+/// (`sd-daemon.h`, `sd-journal.h`, through the CSystemd shim), so the compiler checks every call; the binary
+/// declares the optional dependency in an ELF `.note.dlopen` note.
 final class LibSystemd: @unchecked Sendable {
-    typealias Notify = @convention(c) (Int32, UnsafePointer<CChar>?) -> Int32
-    typealias WatchdogEnabled = @convention(c) (Int32, UnsafeMutablePointer<UInt64>?) -> Int32
-    typealias ListenFDs = @convention(c) (Int32) -> Int32
-    typealias JournalSendv = @convention(c) (UnsafePointer<iovec>?, Int32) -> Int32
+    typealias Notify = cme_sd_notify_fn
+    typealias WatchdogEnabled = cme_sd_watchdog_enabled_fn
+    typealias ListenFDs = cme_sd_listen_fds_fn
+    typealias JournalSendv = cme_sd_journal_sendv_fn
 
     let notify: Notify
     let watchdogEnabled: WatchdogEnabled

@@ -103,3 +103,29 @@ struct SystemdNotifyTests {
         #expect(exporter.log.contains("reloading"))
     }
 }
+
+@Suite("The binary's declared optional dependency")
+struct DlopenNoteTests {
+    @Test(
+        "The .note.dlopen note names libsystemd.so.0 in the freedesktop.org format",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/objcopy"))
+    )
+    func dlopenNote() throws {
+        let out = NSTemporaryDirectory() + "cme-note-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let objcopy = Process()
+        objcopy.executableURL = URL(fileURLWithPath: "/usr/bin/objcopy")
+        objcopy.arguments = ["-O", "binary", "--only-section=.note.dlopen", exporterBinary, out]
+        try objcopy.run()
+        objcopy.waitUntilExit()
+        let note = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
+        try #require(note.count > 16, "no .note.dlopen section")
+        func word(_ at: Int) -> UInt32 { note[at..<(at + 4)].reversed().reduce(0) { $0 << 8 | UInt32($1) } }
+        #expect(word(0) == 4 && word(8) == 0x407c_0c0a)
+        #expect(Array(note[12..<16]) == Array("FDO\0".utf8))
+        let json = String(decoding: note[16..<(16 + Int(word(4)) - 1)], as: UTF8.self)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(parsed.first?["soname"] as? [String] == ["libsystemd.so.0"])
+        #expect(parsed.first?["priority"] as? String == "recommended")
+    }
+}
