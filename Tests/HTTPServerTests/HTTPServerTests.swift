@@ -212,6 +212,11 @@ struct HTTPServerTests {
         try await withServer { port in
             let client = try RawHTTPClient(port: port, timeoutSeconds: 20)
             var sent = 0
+            // Made before the clock starts: generating 10 MB byte by byte is slow under ThreadSanitizer.
+            var generator = SystemRandomNumberGenerator()
+            let noise =
+                shape == "random bytes"
+                ? (0..<10).map { _ in (0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) } } : []
             let started = MonotonicClock.nanoseconds()
             switch shape {
             case "one endless request line":
@@ -223,10 +228,7 @@ struct HTTPServerTests {
                 let chunk = Array(String(repeating: "X-Junk: 0123456789abcdef\r\n", count: 40_000).utf8)
                 for _ in 0..<10 { sent += client.send(chunk) }
             default:
-                var generator = SystemRandomNumberGenerator()
-                for _ in 0..<10 {
-                    sent += client.send((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) })
-                }
+                for chunk in noise { sent += client.send(chunk) }
             }
             let answer = client.readToEnd()
             // The status, unless the peer's reset (unread bytes at close) overtook it; either way it closed
@@ -253,15 +255,20 @@ struct HTTPServerTests {
                 #expect(client.readResponse()?.headers["connection"] == nil)
             }
             let started = MonotonicClock.nanoseconds()
-            // The busy one sends a request every 0.3 s and stays open past the quiet one's close.
+            // The busy one sends a request every 0.3 s and stays open past the quiet one's close. Only requests
+            // sent well within the idle time of the last answer count: on a machine loaded enough to oversleep
+            // (ThreadSanitizer, parallel suites), the server is right to close, and the loop ends undecided.
             var (sent, answered) = (0, 0)
+            var lastAnswer = MonotonicClock.nanoseconds()
             while MonotonicClock.nanoseconds() - started < 4_000_000_000 {
                 try await Task.sleep(for: .milliseconds(300))
+                guard MonotonicClock.nanoseconds() - lastAnswer < 1_500_000_000 else { break }
                 busy.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
                 sent += 1
                 if busy.readResponse()?.status == 200 { answered += 1 }
+                lastAnswer = MonotonicClock.nanoseconds()
             }
-            #expect(sent >= 2 && answered == sent, "\(answered) of \(sent) answered")
+            #expect(sent >= 1 && answered == sent, "\(answered) of \(sent) answered")
             #expect(quiet.isClosedByPeer())
             #expect(MonotonicClock.nanoseconds() - started < 25_000_000_000)
         }
