@@ -288,7 +288,7 @@ public actor ActivityTracker {
                 return rootMissing(root, because: Errno(ENOTDIR, call: "stat"))
             }
         } catch {
-            if error.code != ENOENT && error.code != ENOTDIR {
+            if !error.isMissing {
                 // The parent is not searchable: the directory may exist, we cannot tell.
                 if root == .claude { setClaudeReadable(false, path: path, error: error) }
                 return
@@ -362,7 +362,7 @@ public actor ActivityTracker {
                 if entry.kind == .regular && ClaudeLayout.isHistory(entry.nameBytes) { history = entry.status }
             }
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR { return rootMissing(.claude) }
+            if error.isMissing { return rootMissing(.claude) }
             setClaudeReadable(false, path: settings.claudeDirectory, error: error)
             return
         }
@@ -381,7 +381,7 @@ public actor ActivityTracker {
                 if entry.kind == .directory { slugs.append(entry.name) }
             }
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR { return dropProjects() }
+            if error.isMissing { return dropProjects() }
             setClaudeReadable(false, path: projectsPath, error: error)
             return
         }
@@ -431,7 +431,7 @@ public actor ActivityTracker {
         let slug = listing.slug
         if listing.unchanged { return }
         if let error = listing.error {
-            if error.code == ENOENT || error.code == ENOTDIR { return dropProject(slug) }
+            if error.isMissing { return dropProject(slug) }
             logUnreadable(projectPath(slug), error)
             return
         }
@@ -488,22 +488,17 @@ public actor ActivityTracker {
         trusted: Bool
     ) -> (files: Set<UInt64>?, newest: (time: Timestamp, path: String)?)? {
         let path = subagentsPath(slug, session)
-        var files: Set<UInt64> = []
-        var newest: (time: Timestamp, name: String)?
-        let known = trusted ? tree.projects[slug]?.subagents[session] : []
-        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
-            ClaudeLayout.isTranscript(name) && known?.contains(ClaudeLayout.nameHash(name)) != true
-        }
+        let known = trusted ? tree.projects[slug]?.subagents[session] ?? [] : []
         do {
-            try fileSystem.forEachEntry(in: path, wantsStatus: wantsStatus) { entry in
-                guard entry.kind == .regular, ClaudeLayout.isTranscript(entry.nameBytes) else { return }
-                files.insert(ClaudeLayout.nameHash(entry.nameBytes))
-                if let status = entry.status, newest == nil || status.modified > newest!.time {
-                    newest = (status.modified, entry.name)
-                }
-            }
+            let listing = try FileListing.list(
+                path,
+                matching: ClaudeLayout.isTranscript,
+                known: known,
+                fileSystem: fileSystem
+            )
+            return (listing.files, listing.newest)
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR {
+            if error.isMissing {
                 unwatch(.subagents(project: slug, session: session))
                 let folderExists = (try? fileSystem.status(of: sessionFolderPath(slug, session)))?.kind == .directory
                 return folderExists ? (nil, nil) : nil
@@ -511,7 +506,6 @@ public actor ActivityTracker {
             logUnreadable(path, error)
             return (tree.projects[slug]?.subagents[session], nil)
         }
-        return (files, newest.map { ($0.time, path + "/" + $0.name) })
     }
 
     private func scanHappyLogs() {
@@ -520,31 +514,23 @@ public actor ActivityTracker {
             tree.happyLogs = []
             return
         }
-        var logs: Set<UInt64> = []
-        var newest: (time: Timestamp, name: String)?
-        let known = trusted ? tree.happyLogs : []
-        let wantsStatus = { (name: UnsafeBufferPointer<UInt8>) in
-            ClaudeLayout.isHappyLog(name) && !known.contains(ClaudeLayout.nameHash(name))
-        }
         do {
-            try fileSystem.forEachEntry(in: happyLogsPath, wantsStatus: wantsStatus) { entry in
-                guard entry.kind == .regular, ClaudeLayout.isHappyLog(entry.nameBytes) else { return }
-                logs.insert(ClaudeLayout.nameHash(entry.nameBytes))
-                if let status = entry.status, newest == nil || status.modified > newest!.time {
-                    newest = (status.modified, entry.name)
-                }
-            }
+            let listing = try FileListing.list(
+                happyLogsPath,
+                matching: ClaudeLayout.isHappyLog,
+                known: trusted ? tree.happyLogs : [],
+                fileSystem: fileSystem
+            )
+            tree.happyLogs = listing.files
+            if let newest = listing.newest { observe(.happyLogs, newest.time, newest.path, fromEvent: false) }
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR {
+            if error.isMissing {
                 unwatch(.happyLogs)
                 tree.happyLogs = []
                 return
             }
             logUnreadable(happyLogsPath, error)
-            return
         }
-        tree.happyLogs = logs
-        if let newest { observe(.happyLogs, newest.time, happyLogsPath + "/" + newest.name, fromEvent: false) }
     }
 
     private func dropProjects() {
@@ -590,7 +576,7 @@ public actor ActivityTracker {
                 }
             }
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR { return dropRegistry() }
+            if error.isMissing { return dropRegistry() }
             logUnreadable(sessionsPath, error)
             return
         }
@@ -787,7 +773,7 @@ public actor ActivityTracker {
             table.insert(directory, descriptor: try registry.addWatch(path: path, mask: .directoryWatch))
             return .watching
         } catch {
-            if error.code == ENOENT || error.code == ENOTDIR { return .vanished }
+            if error.isMissing { return .vanished }
             recordWatchFailure(error, path: path)
             return .unwatched
         }
