@@ -61,23 +61,21 @@ public actor ActivityTracker {
     private let settings: TrackerSettings
     private let fileSystem: any FileSystem
     private let processes: any ProcessTable
-    private let registry: (any WatchRegistry)?
     private let clock: @Sendable () -> Timestamp
     private let store: SnapshotStore
     private let logger: Logger
     private let executor: ThreadExecutor
 
     private var tree = TreeState()
-    private var table = WatchTable()
+    private var watches: WatchSet
     private var snapshot: ActivitySnapshot
     private var claudeReadable = true
     private var wasActive = false
     private var idleTimer: Task<Void, Never>?
     private var ancestors: [Root: (path: String, next: String)] = [:]
     private var futureTimeSeen = PerSource(repeating: Timestamp.zero)
-    /// Future-dated files (per source) and watch failures (per errno): logged at most once an hour.
+    /// Future-dated files, per source: logged at most once an hour.
     private var futureTimeLogs = LogThrottle<ActivitySource>()
-    private var watchFailureLogs = LogThrottle<Int32>()
     private var unreadableLogged: Set<String> = []
     /// The session registry (`sessions/`), and the liveness check that runs while an entry is live.
     private var sessionRegistry: SessionRegistryMonitor
@@ -109,12 +107,12 @@ public actor ActivityTracker {
         self.settings = settings
         self.fileSystem = fileSystem
         self.processes = processes
-        self.registry = registry
         self.store = store
         self.executor = executor
         self.logger = logger
         self.clock = clock
         self.snapshot = store.snapshot
+        self.watches = WatchSet(registry: registry, logger: logger)
         self.sessionRegistry = SessionRegistryMonitor(
             directory: settings.claudeDirectory + "/" + ClaudeLayout.sessions,
             freshness: settings.idleTimeoutSeconds,
@@ -131,8 +129,7 @@ public actor ActivityTracker {
 
     /// Drops every watch, sets them up again and rescans (SIGHUP: useful after mounts changed).
     public func reload() {
-        for descriptor in table.roles.keys { registry?.removeWatch(descriptor) }
-        table = WatchTable()
+        watches.removeAll()
         ancestors = [:]
         scan(.reload)
     }
@@ -255,7 +252,7 @@ public actor ActivityTracker {
             "sessions": "\(tree.sessions)",
             "transcripts": "\(tree.files.transcripts)",
             "happy_logs": "\(tree.files.happyLogs)",
-            "watches": "\(table.count)",
+            "watches": "\(watches.count)",
             "duration_ms": "\(Int((seconds * 1000).rounded()))",
         ]
         switch reason {
@@ -333,7 +330,7 @@ public actor ActivityTracker {
             parent = parentPath(parent)
         }
         let next = lastComponent(child)
-        if let current = ancestors[root], current.path == parent, table.descriptor(for: .ancestor(root)) != nil {
+        if let current = ancestors[root], current.path == parent, watches.descriptor(for: .ancestor(root)) != nil {
             ancestors[root] = (parent, next)
             return
         }
@@ -401,7 +398,7 @@ public actor ActivityTracker {
         jobs.reserveCapacity(slugs.count)
         for slug in slugs {
             // Trust only a watch that was in place before this scan: a new one may have missed changes.
-            let trusted = !statEverything && table.descriptor(for: .project(slug)) != nil
+            let trusted = !statEverything && watches.descriptor(for: .project(slug)) != nil
             let path = projectPath(slug)
             guard watch(.project(slug), path) != .vanished else {
                 dropProject(slug)
@@ -436,7 +433,7 @@ public actor ActivityTracker {
             return
         }
         let folders = Set(listing.sessionFolders)
-        for directory in table.directories(within: .project(slug)) {
+        for directory in watches.directories(within: .project(slug)) {
             if case .sessionFolder(_, let session) = directory, !folders.contains(session) { unwatchTree(directory) }
         }
         tree.setProject(slug, listing.contents)
@@ -453,7 +450,7 @@ public actor ActivityTracker {
     private func scanSessionFolder(_ slug: String, _ session: String, transcriptTime: Timestamp?, recent: Bool = false)
     {
         let folder = sessionFolderPath(slug, session)
-        let trusted = !statEverything && table.descriptor(for: .subagents(project: slug, session: session)) != nil
+        let trusted = !statEverything && watches.descriptor(for: .subagents(project: slug, session: session)) != nil
         let now = clock()
         let window = settings.sessionWatchWindowSeconds
         var isRecent = recent
@@ -509,7 +506,7 @@ public actor ActivityTracker {
     }
 
     private func scanHappyLogs() {
-        let trusted = !statEverything && table.descriptor(for: .happyLogs) != nil
+        let trusted = !statEverything && watches.descriptor(for: .happyLogs) != nil
         guard watch(.happyLogs, happyLogsPath) != .vanished else {
             tree.happyLogs = []
             return
@@ -626,7 +623,7 @@ public actor ActivityTracker {
     // MARK: - Events
 
     private func apply(_ event: InotifyEvent) {
-        let roles = table.roles(of: event.descriptor)
+        let roles = watches.roles(of: event.descriptor)
         guard !roles.isEmpty else { return }
         guard let name = event.name else {
             if !event.mask.isDisjoint(with: .watchEnded) { watchEnded(event.descriptor, event.mask) }
@@ -721,9 +718,7 @@ public actor ActivityTracker {
 
     /// The watched directory itself was deleted, moved, or unmounted.
     private func watchEnded(_ descriptor: WatchDescriptor, _ mask: InotifyMask) {
-        let gone = table.removeDescriptor(descriptor)
-        // After IN_MOVE_SELF the watch follows the directory to its new place: remove it ourselves.
-        if !mask.contains(.ignored) { registry?.removeWatch(descriptor) }
+        let gone = watches.ended(descriptor, removedByKernel: mask.contains(.ignored))
         for role in gone {
             unwatchTree(role)
             switch role {
@@ -758,55 +753,13 @@ public actor ActivityTracker {
 
     // MARK: - Watches
 
-    private enum WatchOutcome {
-        case watching
-        /// The directory does not exist (any more).
-        case vanished
-        /// Could not be watched (limit reached, permission); rescans still cover it.
-        case unwatched
+    private func watch(_ directory: WatchedDirectory, _ path: String) -> WatchSet.Outcome {
+        watches.watch(directory, path, now: clock())
     }
 
-    private func watch(_ directory: WatchedDirectory, _ path: String) -> WatchOutcome {
-        guard let registry else { return .unwatched }
-        if table.descriptor(for: directory) != nil { return .watching }
-        do {
-            table.insert(directory, descriptor: try registry.addWatch(path: path, mask: .directoryWatch))
-            return .watching
-        } catch {
-            if error.isMissing { return .vanished }
-            recordWatchFailure(error, path: path)
-            return .unwatched
-        }
-    }
+    private func unwatch(_ directory: WatchedDirectory) { watches.unwatch(directory) }
 
-    private func unwatch(_ directory: WatchedDirectory) {
-        if let descriptor = table.remove(directory) { registry?.removeWatch(descriptor) }
-    }
-
-    private func unwatchTree(_ directory: WatchedDirectory) {
-        for inner in table.directories(within: directory) { unwatch(inner) }
-    }
-
-    private func recordWatchFailure(_ error: Errno, path: String) {
-        snapshot.watchErrors &+= 1
-        let rescan = "changes there are seen only by the fallback rescan"
-        let (log, suppressed) = watchFailureLogs.check(error.code, now: clock())
-        guard log else {
-            logger.debug("cannot watch directory", metadata: ["path": "\(path)", "error": "\(error)"])
-            return
-        }
-        var metadata: Logger.Metadata = ["path": "\(path)", "error": "\(error)"]
-        if suppressed > 0 { metadata["since_last_logged"] = "\(suppressed)" }
-        if error.code == ENOSPC {
-            metadata["max_user_watches"] = "\(Inotify.maxUserWatches().map(String.init) ?? "unknown")"
-            logger.error(
-                "inotify watch limit reached; \(rescan). Raise it: sysctl -w fs.inotify.max_user_watches=524288",
-                metadata: metadata
-            )
-        } else {
-            logger.warning("cannot watch directory; \(rescan)", metadata: metadata)
-        }
-    }
+    private func unwatchTree(_ directory: WatchedDirectory) { watches.unwatchTree(directory) }
 
     // MARK: - Activity and publishing
 
@@ -857,7 +810,8 @@ public actor ActivityTracker {
         snapshot.files = tree.files
         snapshot.sessions = tree.sessions
         snapshot.healthy = claudeReadable
-        snapshot.watches = table.count
+        snapshot.watches = watches.count
+        snapshot.watchErrors = watches.failures
         store.publish(snapshot)
         evaluateTransition()
     }
