@@ -70,7 +70,7 @@ public actor ActivityTracker {
     private var watches: WatchSet
     private var snapshot: ActivitySnapshot
     private var claudeReadable = true
-    private var wasActive = false
+    private var transitions: TransitionLog
     private var idleTimer: Task<Void, Never>?
     private var ancestors: [Root: (path: String, next: String)] = [:]
     private var futureTimeSeen = PerSource(repeating: Timestamp.zero)
@@ -113,6 +113,7 @@ public actor ActivityTracker {
         self.clock = clock
         self.snapshot = store.snapshot
         self.watches = WatchSet(registry: registry, logger: logger)
+        self.transitions = TransitionLog(logger: logger)
         self.sessionRegistry = SessionRegistryMonitor(
             directory: settings.claudeDirectory + "/" + ClaudeLayout.sessions,
             freshness: settings.idleTimeoutSeconds,
@@ -818,36 +819,15 @@ public actor ActivityTracker {
 
     /// Logs active/idle transitions when they happen, and arms a timer for the moment the agent turns idle.
     private func evaluateTransition() {
-        let status = snapshot.status(
-            at: clock(),
+        let idleIn = transitions.update(
+            snapshot,
+            now: clock(),
             idleTimeoutSeconds: settings.idleTimeoutSeconds,
             sources: settings.drivingSources
         )
-        if status.active != wasActive {
-            wasActive = status.active
-            let activity = status.source.flatMap { snapshot.newest[$0] }
-            if status.active {
-                logger.info(
-                    "agent active",
-                    metadata: [
-                        "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
-                        "sessions": "\(snapshot.sessions)",
-                    ]
-                )
-            } else {
-                logger.info(
-                    "agent idle",
-                    metadata: [
-                        "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
-                        "idle_seconds": "\(Int(min(status.secondsSince, 1e15)))", "sessions": "\(snapshot.sessions)",
-                    ]
-                )
-            }
-        }
-        if status.active && idleTimer == nil {
-            let delay = max(0, settings.idleTimeoutSeconds - status.secondsSince) + 0.002
+        if let idleIn, idleTimer == nil {
             idleTimer = Task { [weak self] in
-                try? await Task.sleep(for: .seconds(delay))
+                do { try await Task.sleep(for: .seconds(idleIn)) } catch { return }
                 await self?.idleTimerFired()
             }
         }

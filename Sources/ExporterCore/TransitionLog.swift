@@ -1,0 +1,42 @@
+import Logging
+import Platform
+
+/// Logs the agent's active/idle transitions as they happen, and says when the next one is due.
+///
+/// The tracker calls ``update(_:now:idleTimeoutSeconds:sources:)`` after every change it publishes; while the
+/// agent is active it arms a timer for the returned delay, so "agent idle" is logged when the idle timeout
+/// passes even if nothing else happens.
+struct TransitionLog {
+    private let logger: Logger
+    private var wasActive = false
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Logs a change of state at `now`; returns the seconds until the agent turns idle while it is active
+    /// (a little past the moment, so the check then sees it idle), or `nil` while it is idle.
+    mutating func update(
+        _ snapshot: ActivitySnapshot,
+        now: Timestamp,
+        idleTimeoutSeconds: Double,
+        sources: Set<ActivitySource>
+    ) -> Double? {
+        let status = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: sources)
+        if status.active != wasActive {
+            wasActive = status.active
+            let activity = status.source.flatMap { snapshot.newest[$0] }
+            var metadata: Logger.Metadata = [
+                "source": "\(status.source?.rawValue ?? "")", "path": "\(activity?.path ?? "")",
+                "sessions": "\(snapshot.sessions)",
+            ]
+            if status.active {
+                logger.info("agent active", metadata: metadata)
+            } else {
+                metadata["idle_seconds"] = "\(Int(min(status.secondsSince, 1e15)))"
+                logger.info("agent idle", metadata: metadata)
+            }
+        }
+        return status.active ? max(0, idleTimeoutSeconds - status.secondsSince) + 0.002 : nil
+    }
+}
