@@ -30,6 +30,8 @@ public struct ActivitySnapshot: Sendable, Equatable {
     public var statusActive = false
     /// The live registry entries, by pid.
     public var liveSessions: [LiveSession] = []
+    /// Requests to `/-/drain` held back now (filled in by the HTTP side at scrape time, not by the tracker).
+    public var drainRequestsWaiting = 0
 
     public init(startTime: Timestamp) {
         self.startTime = startTime

@@ -29,6 +29,8 @@ public struct ExporterConfiguration: Sendable, Equatable {
     public var logFormat = LogFormat.text
     /// `ACTIVITY_SOURCES`: the sources that drive the contract metrics.
     public var activitySources = ActivitySource.defaultDriving
+    /// `DRAIN_QUIET_SECONDS`: how long the agent must have been quiet for `/-/drain` to answer.
+    public var drainQuietSeconds = 30.0
 
     public init() {}
 
@@ -106,6 +108,7 @@ extension ExporterConfiguration {
 
     static let maximumIdleTimeoutMinutes = 10_080.0
     static let rescanIntervalRange = 0.1...3600.0
+    static let drainQuietRange = 0.0...86_400.0
 
     /// Every setting, in the order `--help` lists them.
     static let options: [Option] = [
@@ -178,6 +181,19 @@ extension ExporterConfiguration {
                 throw ConfigurationError(setting: setting, value: value, allowed: allowed)
             }
             config.rescanIntervalSeconds = seconds
+        },
+        Option(
+            variable: "DRAIN_QUIET_SECONDS",
+            flag: "--drain-quiet-seconds",
+            placeholder: "SECONDS",
+            help: "/-/drain answers once no session is busy or waiting and the newest activity is this old (default 30)"
+        ) { config, setting, value throws(ConfigurationError) in
+            let allowed = "expected a number of seconds from 0 to 86400, such as 30"
+            let seconds = try number(setting, value, allowed: allowed)
+            guard drainQuietRange.contains(seconds) else {
+                throw ConfigurationError(setting: setting, value: value, allowed: allowed)
+            }
+            config.drainQuietSeconds = seconds
         },
         Option(
             variable: "LISTEN_ADDRESS",

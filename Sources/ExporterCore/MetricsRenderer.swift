@@ -87,6 +87,7 @@ public struct MetricsRenderer: Sendable {
                 case .rescans: Double(snapshot.rescans)
                 case .overflows: Double(snapshot.overflows)
                 case .scanDuration: snapshot.lastScanDuration
+                case .drainWaiting: Double(snapshot.drainRequestsWaiting)
                 case .cpu: process.cpuSeconds
                 case .openFileDescriptors: process.openFileDescriptors
                 case .maxFileDescriptors: process.maxFileDescriptors
@@ -105,7 +106,7 @@ public struct MetricsRenderer: Sendable {
         case sourceActivity(ActivitySource)
         case files(ActivitySource)
         case agentSessions(AgentStatus)
-        case one, watches, watchErrors, events, rescans, overflows, scanDuration
+        case one, watches, watchErrors, events, rescans, overflows, scanDuration, drainWaiting
         case cpu, openFileDescriptors, maxFileDescriptors, residentMemory, startTime
     }
 
@@ -211,6 +212,11 @@ public struct MetricsRenderer: Sendable {
         t.sample("claude_exporter_inotify_overflows_total", "", .overflows)
         t.family("claude_exporter_scan_duration_seconds", "Duration of the last full scan.")
         t.sample("claude_exporter_scan_duration_seconds", "", .scanDuration)
+        t.family(
+            "claude_exporter_drain_requests_waiting",
+            "Requests to /-/drain held until the agent is between turns."
+        )
+        t.sample("claude_exporter_drain_requests_waiting", "", .drainWaiting)
         t.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", type: "counter")
         t.sample("process_cpu_seconds_total", "", .cpu)
         t.family("process_open_fds", "Number of open file descriptors.")

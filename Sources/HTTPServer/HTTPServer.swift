@@ -29,6 +29,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxRequestsPerConnection = 1000
     /// On shutdown, responses in flight get this long to finish.
     public var shutdownGracePeriod = 2.0
+    /// Requests held back at once (``DeferredResponse``); one more is answered 503 at once.
+    public var maxParkedRequests = 16
 
     public init() {}
 }
@@ -36,6 +38,9 @@ public struct HTTPServerConfiguration: Sendable {
 /// Produces a response for a request. Runs on the server's event-loop thread, so it must be quick and
 /// must not block (the exporter's handler renders from an immutable snapshot).
 public typealias HTTPHandler = @Sendable (HTTPRequest) -> HTTPResponse
+
+/// A handler that may hold a request back (``HTTPReply/later(_:)``).
+public typealias HTTPDeferringHandler = @Sendable (HTTPRequest) -> HTTPReply
 
 /// An HTTP/1.1 server on plain POSIX sockets: one event-loop thread with epoll, non-blocking sockets,
 /// keep-alive and pipelining, per-connection timeouts, no SwiftNIO and no Foundation.
@@ -46,20 +51,35 @@ public final class HTTPServer: Sendable {
     private let listener: Listener
     private let configuration: HTTPServerConfiguration
     private let logger: Logger
-    private let handler: HTTPHandler
+    private let handler: HTTPDeferringHandler
+    private let parked: ParkedRequestCount
     private let wakeDescriptor: Int32
     private let thread = Mutex<PlatformThread?>(nil)
 
-    public init(
+    public convenience init(
         listener: Listener,
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         logger: Logger,
         handler: @escaping HTTPHandler
     ) throws(Errno) {
+        try self.init(listener: listener, configuration: configuration, logger: logger, parked: ParkedRequestCount()) {
+            .now(handler($0))
+        }
+    }
+
+    /// A server whose handler may park requests; `parked` counts them for whoever wants to show it.
+    public init(
+        listener: Listener,
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        logger: Logger,
+        parked: ParkedRequestCount,
+        handler: @escaping HTTPDeferringHandler
+    ) throws(Errno) {
         self.listener = listener
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        self.parked = parked
         wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
     }
 
@@ -72,6 +92,7 @@ public final class HTTPServer: Sendable {
             wake: wakeDescriptor,
             configuration: configuration,
             logger: logger,
+            parked: parked,
             handler: handler
         )
         let started = PlatformThread(name: "http") { loop.run() }
@@ -119,6 +140,8 @@ private final class Connection {
     var writeDeadline: UInt64?
     var lingerDeadline: UInt64 = 0
     var discarded = 0
+    /// A request held back (``DeferredResponse``): answered later, before anything pipelined after it.
+    var parked: (response: DeferredResponse, deadline: UInt64, keepAlive: Bool, headOnly: Bool)?
 
     init(fd: Int32, serial: UInt64, now: UInt64, headerTimeout: UInt64, idleTimeout: UInt64) {
         self.fd = fd
@@ -137,7 +160,9 @@ private final class EventLoop: @unchecked Sendable {
     private let wake: Int32
     private let configuration: HTTPServerConfiguration
     private let logger: Logger
-    private let handler: HTTPHandler
+    private let handler: HTTPDeferringHandler
+    private let parkedCount: ParkedRequestCount
+    private var parkedConnections: Set<Int32> = []
     private let parser: HTTPRequestParser
     private let epoll: Int32
     private var connections: [Int32: Connection] = [:]
@@ -167,13 +192,15 @@ private final class EventLoop: @unchecked Sendable {
         wake: Int32,
         configuration: HTTPServerConfiguration,
         logger: Logger,
-        handler: @escaping HTTPHandler
+        parked: ParkedRequestCount,
+        handler: @escaping HTTPDeferringHandler
     ) throws(Errno) {
         self.listener = listener
         self.wake = wake
         self.configuration = configuration
         self.logger = logger
         self.handler = handler
+        self.parkedCount = parked
         parser = HTTPRequestParser(limits: configuration.parser)
         headerTimeout = UInt64(configuration.headerTimeout * 1_000_000_000)
         idleTimeout = UInt64(configuration.idleTimeout * 1_000_000_000)
@@ -352,7 +379,7 @@ private final class EventLoop: @unchecked Sendable {
             switch connection.state {
             case .lingering:
                 return connection
-            case .open where !connection.hasOutput:
+            case .open where !connection.hasOutput && connection.parked == nil:
                 if let deadline = connection.headerDeadline {
                     let age = (deadline, connection.serial)
                     if age < waiting?.age ?? never { waiting = (connection, age) }
@@ -450,7 +477,8 @@ private final class EventLoop: @unchecked Sendable {
 
     private func process(_ connection: Connection, _ now: UInt64, budget: Int = .max) {
         let first = connection.requests
-        while connection.state == .open && connection.output.count - connection.outputStart < Self.maxPendingOutput
+        while connection.state == .open && connection.parked == nil
+            && connection.output.count - connection.outputStart < Self.maxPendingOutput
             && connection.requests - first < budget
         {
             let pending = connection.pendingInput
@@ -473,7 +501,28 @@ private final class EventLoop: @unchecked Sendable {
                 let keepAlive =
                     request.keepAlive && !request.hasBody && !stopping
                     && connection.requests < configuration.maxRequestsPerConnection
-                respond(connection, handler(request), keepAlive: keepAlive, headOnly: request.method == "HEAD")
+                let headOnly = request.method == "HEAD"
+                switch handler(request) {
+                case .now(let response):
+                    respond(connection, response, keepAlive: keepAlive, headOnly: headOnly)
+                case .later(let deferred):
+                    if let response = deferred.answer() {
+                        respond(connection, response, keepAlive: keepAlive, headOnly: headOnly)
+                    } else if parkedConnections.count >= configuration.maxParkedRequests {
+                        respond(
+                            connection,
+                            .text(503, "too many requests waiting\n"),
+                            keepAlive: keepAlive,
+                            headOnly: headOnly
+                        )
+                    } else {
+                        let wait = UInt64(min(max(deferred.timeout, 0), 1e6) * 1_000_000_000)
+                        connection.parked = (deferred, now + wait, keepAlive, headOnly)
+                        parkedConnections.insert(connection.fd)
+                        parkedCount.add(1)
+                        return
+                    }
+                }
                 if !keepAlive { connection.state = .closingAfterWrite }
             }
         }
@@ -531,8 +580,39 @@ private final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Answers the parked requests whose condition holds or whose time ran out, then goes on with what the
+    /// client pipelined after them.
+    private func resolveParked(_ now: UInt64) {
+        for fd in Array(parkedConnections) {
+            guard let connection = connections[fd], let parked = connection.parked else {
+                parkedConnections.remove(fd)
+                continue
+            }
+            let response: HTTPResponse
+            if let answer = parked.response.answer() {
+                response = answer
+            } else if now >= parked.deadline {
+                response = parked.response.timedOut()
+            } else {
+                continue
+            }
+            unpark(connection)
+            respond(connection, response, keepAlive: parked.keepAlive, headOnly: parked.headOnly)
+            if !parked.keepAlive { connection.state = .closingAfterWrite }
+            service(connection, 0, now)
+        }
+    }
+
+    private func unpark(_ connection: Connection) {
+        guard connection.parked != nil else { return }
+        connection.parked = nil
+        parkedConnections.remove(connection.fd)
+        parkedCount.add(-1)
+    }
+
     private func sweep(_ now: UInt64) {
-        for connection in Array(connections.values) {
+        resolveParked(now)
+        for connection in Array(connections.values) where connection.parked == nil {
             switch connection.state {
             case .lingering:
                 if now >= connection.lingerDeadline { close(connection) }
@@ -561,6 +641,7 @@ private final class EventLoop: @unchecked Sendable {
     /// Closes a connection once: a connection already closed (its descriptor perhaps reused) is left alone.
     private func close(_ connection: Connection) {
         guard connections[connection.fd] === connection else { return }
+        unpark(connection)
         epoll_ctl(epoll, EPOLL_CTL_DEL, connection.fd, nil)
         Syscall.close(connection.fd)
         connections[connection.fd] = nil

@@ -113,9 +113,17 @@ struct Daemon: Sendable {
         await tracker.start()
         mounts?.start()
 
-        let routes = Routes(store: store, renderer: renderer, rescanInterval: configuration.rescanIntervalSeconds)
+        let parked = ParkedRequestCount()
+        let routes = Routes(
+            store: store,
+            renderer: renderer,
+            rescanInterval: configuration.rescanIntervalSeconds,
+            drainQuietSeconds: configuration.drainQuietSeconds,
+            parked: parked,
+            logger: logger
+        )
         do {
-            server = try HTTPServer(listener: listener, logger: logger) { routes.respond(to: $0) }
+            server = try HTTPServer(listener: listener, logger: logger, parked: parked) { routes.reply(to: $0) }
             try server.start()
         } catch {
             throw StartupError(description: "cannot start the HTTP server: \(error)")

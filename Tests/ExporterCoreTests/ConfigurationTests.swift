@@ -18,6 +18,7 @@ struct ConfigurationTests {
         #expect(configuration.listenAddress == nil)
         #expect(configuration.logLevel == .info)
         #expect(configuration.activitySources == [.transcripts, .history, .status])
+        #expect(configuration.drainQuietSeconds == 30)
     }
 
     @Test("Every variable is read")
@@ -26,7 +27,9 @@ struct ConfigurationTests {
             "CLAUDE_DIR": "/c/", "HAPPY_DIR": "/h", "IDLE_TIMEOUT_MINUTES": "0.5", "METRICS_PORT": "9100",
             "POD_NAME": "agent-0", "REPOSITORY_NAME": "org/repo", "UPDATE_INTERVAL_SECONDS": "5",
             "LISTEN_ADDRESS": "[::1]", "LOG_LEVEL": "DEBUG", "ACTIVITY_SOURCES": " transcripts , happy_logs ,",
+            "DRAIN_QUIET_SECONDS": "0",
         ])
+        #expect(configuration.drainQuietSeconds == 0)
         #expect(configuration.claudeDirectory == "/c")
         #expect(configuration.happyDirectory == "/h")
         #expect(configuration.idleTimeoutSeconds == 30)
@@ -94,6 +97,10 @@ struct ConfigurationTests {
             ("UPDATE_INTERVAL_SECONDS", "0", "from 0.1 to 3600"),
             ("UPDATE_INTERVAL_SECONDS", "x", "from 0.1 to 3600"),
             ("UPDATE_INTERVAL_SECONDS", "100000", "from 0.1 to 3600"),
+            ("DRAIN_QUIET_SECONDS", "-1", "from 0 to 86400"),
+            ("DRAIN_QUIET_SECONDS", "86401", "from 0 to 86400"),
+            ("DRAIN_QUIET_SECONDS", "nan", "from 0 to 86400"),
+            ("DRAIN_QUIET_SECONDS", "soon", "from 0 to 86400"),
             ("LISTEN_ADDRESS", "localhost", "address literal"),
             ("LISTEN_ADDRESS", "1.2.3", "address literal"),
             ("LOG_LEVEL", "verbose", "debug, info, notice, warning, error"),

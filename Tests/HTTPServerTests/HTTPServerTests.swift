@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Logging
 import Platform
+import Synchronization
 import TestSupport
 import Testing
 
@@ -345,5 +346,98 @@ struct HTTPServerTests {
         server.shutdown()
         #expect(client.isClosedByPeer())
         #expect(throws: (any Error).self) { try RawHTTPClient(port: listener.port) }
+    }
+}
+
+/// A condition a test flips, for parked requests.
+private final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
+
+/// A server whose `/wait` is held until `flag` is set (or its `?timeout=` seconds pass); other paths echo.
+private func withParkingServer(
+    _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+    flag: Flag,
+    _ body: (Int, ParkedRequestCount) async throws -> Void
+) async throws {
+    let listener = try Listener.bind(host: "127.0.0.1", port: 0)
+    let parked = ParkedRequestCount()
+    let server = try HTTPServer(
+        listener: listener,
+        configuration: configuration,
+        logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+        parked: parked
+    ) { request in
+        guard request.path == "/wait" else { return .now(.text(200, "path=\(request.path)")) }
+        return .later(
+            DeferredResponse(
+                timeout: Double(request.query?.dropFirst("timeout=".count) ?? "") ?? 60,
+                answer: { flag.isSet ? .text(200, "released") : nil },
+                timedOut: { .text(503, "still waiting") }
+            )
+        )
+    }
+    try server.start()
+    defer { server.shutdown() }
+    try await body(listener.port, parked)
+}
+
+@Suite("Parked requests (/-/drain's mechanism)", .serialized)
+struct ParkedRequestTests {
+    @Test("A parked request is held, other clients are served meanwhile, and it is answered once the condition holds")
+    func heldThenAnswered() async throws {
+        let flag = Flag()
+        var configuration = HTTPServerConfiguration()
+        // Short head and keep-alive timers: a parked request must outlive both.
+        configuration.headerTimeout = 0.5
+        configuration.idleTimeout = 0.5
+        try await withParkingServer(configuration, flag: flag) { port, parked in
+            let waiting = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            waiting.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await waitUntil { parked.current == 1 })
+            #expect(try RawHTTPClient.get("/other", port: port)?.body == "path=/other")
+            try await Task.sleep(for: .milliseconds(1500))
+            #expect(parked.current == 1, "the parked request was cut off by a timer")
+            flag.set()
+            let response = try #require(waiting.readResponse())
+            #expect(response.status == 200 && response.body == "released")
+            #expect(parked.current == 0)
+            // The connection goes on: the next request on it is answered as usual.
+            waiting.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(waiting.readResponse()?.body == "path=/next")
+        }
+    }
+
+    @Test("The wait is bounded by its timeout: then the timed-out response")
+    func timedOut() async throws {
+        try await withParkingServer(flag: Flag()) { port, parked in
+            let waiting = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            waiting.send("GET /wait?timeout=0.3 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try #require(waiting.readResponse())
+            #expect(response.status == 503 && response.body == "still waiting")
+            #expect(parked.current == 0)
+        }
+    }
+
+    @Test("Parked requests are bounded: one more gets 503 at once; a client that goes away frees its place")
+    func bounded() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxParkedRequests = 2
+        try await withParkingServer(configuration, flag: Flag()) { port, parked in
+            var clients: [RawHTTPClient] = []
+            for _ in 0..<2 {
+                let client = try RawHTTPClient(port: port, timeoutSeconds: 30)
+                client.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+                clients.append(client)
+            }
+            #expect(await waitUntil { parked.current == 2 })
+            let third = try RawHTTPClient(port: port)
+            third.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(third.readResponse()?.status == 503)
+            clients.removeAll()  // closes both
+            #expect(await waitUntil { parked.current == 0 })
+        }
     }
 }
