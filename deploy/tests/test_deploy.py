@@ -78,7 +78,8 @@ def sidecar():
     with open(os.path.join(DEPLOY, "kubernetes", "sidecar-patch.yaml")) as f:
         patch = yaml.safe_load(f)
     pod = patch["spec"]["template"]
-    containers = [c for c in pod["spec"]["containers"] if c["name"] == "claude-metrics-exporter"]
+    # A native sidecar: an init container that keeps running.
+    containers = [c for c in pod["spec"]["initContainers"] if c["name"] == "claude-metrics-exporter"]
     return pod, containers[0]
 
 
@@ -126,6 +127,14 @@ class ManifestTests(unittest.TestCase):
             self.assertIn(container[probe]["httpGet"]["port"], (port, "metrics"))
         annotations = pod["metadata"]["annotations"]
         self.assertEqual(int(annotations["prometheus.io/port"]), port)
+        # The sidecar outlives the agent, whose preStop hook waits on the exporter's drain, within a grace
+        # period long enough for a turn.
+        self.assertEqual(container["restartPolicy"], "Always")
+        agent = [c for c in pod["spec"]["containers"] if c["name"] == "agent"][0]
+        hook = agent["lifecycle"]["preStop"]["httpGet"]
+        self.assertEqual(hook["path"], "/-/drain")
+        self.assertEqual(int(hook["port"]), port)
+        self.assertGreaterEqual(pod["spec"]["terminationGracePeriodSeconds"], 600)
         with open(os.path.join(DEPLOY, "kubernetes", "podmonitor.yaml")) as f:
             monitor = yaml.safe_load(f)
         self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "metrics")
