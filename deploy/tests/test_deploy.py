@@ -11,6 +11,7 @@ Run by `make test` (python3 deploy/tests/test_deploy.py); prints "N passed, N fa
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -204,6 +205,75 @@ class PrometheusEndToEnd(unittest.TestCase):
         finally:
             stop(prometheus)
             stop(exporter)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class KedaEndToEnd(unittest.TestCase):
+    def test_several_exporters_give_the_replica_count_keda_asks_for(self):
+        """Three exporters (pods agent-0..2) scraped by a real Prometheus with the shipped rules; KEDA's query and
+        threshold are read from the shipped ScaledObject, and its formula (ceil(value / threshold)) applied."""
+        with open(os.path.join(DEPLOY, "keda", "scaledobject.yaml")) as f:
+            scaled = yaml.safe_load(f)
+        trigger = scaled["spec"]["triggers"][0]
+        self.assertEqual(trigger["type"], "prometheus")
+        keda_query, threshold = trigger["metadata"]["query"], float(trigger["metadata"]["threshold"])
+        self.assertEqual(scaled["spec"]["scaleTargetRef"]["kind"], "StatefulSet")
+        work = tempfile.mkdtemp(prefix="cme-keda-")
+        exporters, prometheus = [], None
+        try:
+            ports, projects = [], []
+            for index in range(3):
+                home = os.path.join(work, f"agent-{index}")
+                project = os.path.join(home, ".claude", "projects", "-home-agent-repo")
+                os.makedirs(project)
+                port = free_port()
+                env = dict(os.environ, CLAUDE_DIR=os.path.join(home, ".claude"), HAPPY_DIR=os.path.join(home, ".happy"),
+                           METRICS_PORT=str(port), LISTEN_ADDRESS="127.0.0.1", POD_NAME=f"agent-{index}",
+                           REPOSITORY_NAME="repo", IDLE_TIMEOUT_MINUTES="0.1", LOG_LEVEL="warning")
+                exporters.append(subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL))
+                ports.append(port)
+                projects.append(project)
+            for port in ports:
+                self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{port}/health")[0] == 200))
+            prometheus_port = free_port()
+            config = os.path.join(work, "prometheus.yml")
+            with open(config, "w") as f:
+                yaml.safe_dump({
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [os.path.join(DEPLOY, "prometheus", "rules.yaml")],
+                    "scrape_configs": [{"job_name": "claude-agent",
+                                        "static_configs": [{"targets": [f"127.0.0.1:{p}" for p in ports]}]}],
+                }, f)
+            prometheus = subprocess.Popen(
+                ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
+                 f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+            def query(expression):
+                url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
+                    {"query": expression})
+                result = json.loads(get(url)[1])["data"]["result"]
+                return float(result[0]["value"][1]) if result else None
+
+            def replicas():
+                value = query(keda_query)
+                return None if value is None else math.ceil(value / threshold)
+
+            self.assertTrue(wait_until(lambda: query('count(up{job="claude-agent"} == 1)') == 3, timeout=60),
+                            "Prometheus never scraped all three exporters")
+            self.assertTrue(wait_until(lambda: replicas() == 1, timeout=30), "idle agents: KEDA should keep one")
+            for project in projects[:2]:
+                with open(os.path.join(project, f"{uuid.uuid4()}.jsonl"), "a") as f:
+                    f.write('{"type":"user"}\n')
+            self.assertTrue(wait_until(lambda: query("claude:agents_active:sum") == 2, timeout=15))
+            self.assertTrue(wait_until(lambda: replicas() == 3, timeout=15),
+                            f"two busy agents: KEDA should ask for 3, got {replicas()}")
+            self.assertTrue(wait_until(lambda: replicas() == 1, timeout=40),
+                            "after the idle timeout KEDA should come back to one pod")
+        finally:
+            stop(prometheus)
+            for exporter in exporters:
+                stop(exporter)
             shutil.rmtree(work, ignore_errors=True)
 
 
