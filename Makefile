@@ -65,6 +65,12 @@ deps: build-deps
 	@python3 -c 'import yaml' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing PyYAML (deploy tests)"; python3 -m pip install -q pyyaml; \
 	  else echo "missing: the Python yaml module. Install with: python3 -m pip install --user pyyaml"; exit 1; fi; }
+	@# kubernetes-validate (PyPI; Debian does not package it): the Kubernetes OpenAPI schemas, offline.
+	@python3 -c 'import kubernetes_validate' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing kubernetes-validate (deploy tests)"; \
+	    python3 -m pip install -q kubernetes-validate; \
+	  else echo "missing: kubernetes-validate. Install with: python3 -m pip install --user kubernetes-validate"; \
+	    exit 1; fi; }
 
 build-deps:
 	@missing=""; for h in $(BUILD_HEADERS); do [ -e $$h ] || missing="$$missing $$h"; done; \

@@ -141,6 +141,56 @@ class ManifestTests(unittest.TestCase):
         self.assertEqual(monitor["spec"]["podMetricsEndpoints"][0]["port"], "metrics")
 
 
+def strategic_merge(base, patch):
+    """What kustomize does with this repository's patch: maps merge key by key, and lists of containers merge by
+    `name` (a patch entry with a new name is appended); any other value in the patch replaces the base's."""
+    if isinstance(base, dict) and isinstance(patch, dict):
+        merged = dict(base)
+        for key, value in patch.items():
+            merged[key] = strategic_merge(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(patch, list) and all(
+            isinstance(item, dict) and "name" in item for item in base + patch):
+        merged = [dict(item) for item in base]
+        for item in patch:
+            index = next((i for i, existing in enumerate(merged) if existing["name"] == item["name"]), None)
+            if index is None:
+                merged.append(item)
+            else:
+                merged[index] = strategic_merge(merged[index], item)
+        return merged
+    return patch
+
+
+class SchemaTests(unittest.TestCase):
+    # The oldest Kubernetes with native sidecars on by default, and the newest the validator ships.
+    VERSIONS = ("1.29.0", "1.37.0")
+
+    def test_manifests_validate_against_the_kubernetes_schemas(self):
+        import kubernetes_validate
+        kubernetes = os.path.join(DEPLOY, "kubernetes")
+        with open(os.path.join(kubernetes, "agent-statefulset.yaml")) as f:
+            statefulset = yaml.safe_load(f)
+        with open(os.path.join(kubernetes, "sidecar-patch.yaml")) as f:
+            patch = yaml.safe_load(f)
+        rendered = strategic_merge(statefulset, patch)
+        # The render is what a user applies: the agent keeps its image and gains the hook; the sidecar is added.
+        pod = rendered["spec"]["template"]["spec"]
+        agent = [c for c in pod["containers"] if c["name"] == "agent"][0]
+        self.assertIn("image", agent)
+        self.assertEqual(agent["lifecycle"]["preStop"]["httpGet"]["path"], "/-/drain")
+        self.assertEqual([c["name"] for c in pod["initContainers"]], ["claude-metrics-exporter"])
+        with open(os.path.join(kubernetes, "hpa.yaml")) as f:
+            hpa = yaml.safe_load(f)
+        for version in self.VERSIONS:
+            for name, document in (("the rendered StatefulSet", rendered), ("hpa.yaml", hpa)):
+                with self.subTest(version=version, manifest=name):
+                    try:
+                        kubernetes_validate.validate(document, version, strict=True)
+                    except kubernetes_validate.ValidationError as error:
+                        self.fail(f"{name} against Kubernetes {version}: {error.message} at {list(error.path)}")
+
+
 class PrometheusEndToEnd(unittest.TestCase):
     def test_real_prometheus_scrapes_and_rules_follow(self):
         work = tempfile.mkdtemp(prefix="cme-prom-")
