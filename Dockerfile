@@ -1,5 +1,9 @@
 # syntax=docker/dockerfile:1
-# claude-metrics-exporter: a sidecar image. `make docker` builds it where a Docker engine runs.
+# claude-metrics-exporter: a sidecar image. `make docker` builds it where a Docker engine runs; `make image`
+# builds the same runtime stage with podman from a release binary built here (BINARY_FROM=prebuilt), on a
+# base assembled from Debian's packages where the distroless one cannot be pulled (RUNTIME_BASE).
+ARG RUNTIME_BASE=gcr.io/distroless/cc-debian12:nonroot
+ARG BINARY_FROM=build
 
 # --- build -------------------------------------------------------------------------------------------------
 FROM swift:6.3-bookworm AS build
@@ -18,10 +22,16 @@ RUN swift build -c release --static-swift-stdlib --product claude-metrics-export
     && cp .build/release/claude-metrics-exporter /claude-metrics-exporter \
     && strip /claude-metrics-exporter
 
+# A binary built outside the image (stripped, beside this file in the build context): `make image`.
+FROM scratch AS prebuilt
+COPY claude-metrics-exporter /claude-metrics-exporter
+
+FROM ${BINARY_FROM} AS binary
+
 # --- runtime -----------------------------------------------------------------------------------------------
 # distroless/cc has exactly what the binary links against (glibc: libc, libm; libstdc++; libgcc_s) and
 # nothing else: no shell, no package manager. The Swift runtime is linked in statically.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${RUNTIME_BASE} AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="claude-metrics-exporter" \
@@ -29,7 +39,7 @@ LABEL org.opencontainers.image.title="claude-metrics-exporter" \
       org.opencontainers.image.source="https://github.com/claude-metrics-exporter/claude-metrics-exporter" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
-COPY --from=build /claude-metrics-exporter /usr/local/bin/claude-metrics-exporter
+COPY --from=binary /claude-metrics-exporter /usr/local/bin/claude-metrics-exporter
 # uid/gid 1000: the agent container's user, so the exporter can read ~/.claude. Nothing is written anywhere,
 # so a read-only root filesystem works.
 USER 1000:1000

@@ -10,8 +10,8 @@ BINARY := .build/release/claude-metrics-exporter
 # the rules and a real scrape, systemd-analyze (package systemd) for the unit files, and systemd-nspawn
 # (package systemd-container) to boot a real systemd with the unit installed, and strace to prove that
 # nothing is written into the watched trees; the demo needs curl.
-TEST_PACKAGES := prometheus systemd systemd-container strace
-TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace
+TEST_PACKAGES := prometheus systemd systemd-container strace podman runc catatonit busybox-static
+TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace podman runc catatonit busybox
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
@@ -47,7 +47,7 @@ UNITS := claude-metrics-exporter.service claude-metrics-exporter@.service claude
 
 FUZZ_SECONDS ?= 600
 
-.PHONY: tsan help deps build-deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
+.PHONY: image tsan help deps build-deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -57,6 +57,7 @@ help:
 	@echo "make release  build $(BINARY) (static Swift runtime)"
 	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
+	@echo "make image    build the container image with podman (localhost/claude-metrics-exporter)"
 	@echo "make tsan     run the unit and integration tests under ThreadSanitizer"
 	@echo "make fuzz     fuzz the HTTP request and registry parsers with libFuzzer, FUZZ_SECONDS each (default 600)"
 
@@ -139,6 +140,22 @@ fuzz: build-deps
 	  .build-fuzz/debug/$$name .build-fuzz/corpus-$$corpus -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=65536 -print_final_stats=1 || exit 1; \
 	done
+
+# The image with podman (Debian's package; as root): the Dockerfile's runtime stage around the stripped release
+# binary, on the distroless base where it can be pulled, else (IMAGE_BASE=local, the default here) on a base
+# assembled from Debian's packages by scripts/runtime-base.sh. Tags localhost/claude-metrics-exporter:latest
+# and :VERSION.
+VERSION := $(shell sed -n 's/^let version = "\(.*\)"/\1/p' Sources/claude-metrics-exporter/main.swift)
+IMAGE_BASE ?= local
+image: release
+	@command -v podman >/dev/null || { echo "podman not found. Install with: sudo apt-get install -y podman runc catatonit"; exit 1; }
+	rm -rf .build/image-context && mkdir -p .build/image-context
+	strip -o .build/image-context/claude-metrics-exporter $(BINARY)
+	cp Dockerfile .build/image-context/
+	base=$(IMAGE_BASE); [ "$$base" != local ] || base=$$(bash scripts/runtime-base.sh); \
+	podman build --quiet --build-arg BINARY_FROM=prebuilt --build-arg RUNTIME_BASE=$$base \
+	  --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  -t localhost/claude-metrics-exporter:latest -t localhost/claude-metrics-exporter:$(VERSION) .build/image-context
 
 # The container image; needs a Docker engine (none runs on the CI machines: `make test` checks the runtime
 # half in a chroot instead).

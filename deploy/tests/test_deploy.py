@@ -327,6 +327,132 @@ class KedaEndToEnd(unittest.TestCase):
             shutil.rmtree(work, ignore_errors=True)
 
 
+PODMAN_CONF = """[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+"""
+
+
+def podman(*arguments, check=True, env=None):
+    result = subprocess.run(["podman", *arguments], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"podman {' '.join(arguments)}: {result.stderr.strip()}")
+    return result
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("podman"), "needs podman as root (make test installs it)")
+class ContainerTests(unittest.TestCase):
+    """The image as `make image` builds it (the Dockerfile's runtime stage, built by podman), run the way the
+    manifests run it, and a real two-container pod in which the test plays the kubelet."""
+
+    IMAGE = "localhost/claude-metrics-exporter:latest"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="cme-podman-")
+        conf = os.path.join(cls.work, "containers.conf")
+        with open(conf, "w") as f:
+            f.write(PODMAN_CONF)
+        cls.env = dict(os.environ, CONTAINERS_CONF=conf)
+        build = subprocess.run(["make", "-s", "image"], cwd=os.path.dirname(DEPLOY), capture_output=True, text=True,
+                               env=cls.env)
+        if build.returncode != 0:
+            raise AssertionError(f"make image failed: {build.stdout}{build.stderr}")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def home(self, name):
+        home = os.path.join(self.work, name)
+        os.makedirs(os.path.join(home, ".claude", "projects", "-repo"))
+        os.chown(home, 1000, 1000)
+        for root, dirs, _ in os.walk(home):
+            for d in dirs:
+                os.chown(os.path.join(root, d), 1000, 1000)
+        return home
+
+    def test_runs_read_only_without_capabilities_and_stops_at_once(self):
+        home = self.home("single")
+        with open(os.path.join(home, ".claude", "projects", "-repo", f"{uuid.uuid4()}.jsonl"), "w") as f:
+            f.write("{}\n")
+        port = free_port()
+        name = f"cme-single-{port}"
+        podman("run", "-d", "--name", name, "--network", "host", "--read-only", "--cap-drop=all",
+               "--security-opt", "no-new-privileges", "--user", "1000:1000", "-v", f"{home}:/home/agent:ro",
+               "-e", f"METRICS_PORT={port}", "-e", "LISTEN_ADDRESS=127.0.0.1", "-e", "POD_NAME=agent-0",
+               self.IMAGE, env=self.env)
+        try:
+            self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{port}/health")[0] == 200, timeout=30),
+                            podman("logs", name, check=False, env=self.env).stderr)
+            body = get(f"http://127.0.0.1:{port}/metrics")[1]
+            self.assertIn('claude_sessions_total{pod="agent-0",repository="unknown"} 1', body)
+            started = time.monotonic()
+            podman("stop", "-t", "10", name, env=self.env)
+            self.assertLess(time.monotonic() - started, 2, "podman stop took 2 s or more")
+            code = podman("inspect", name, "--format", "{{.State.ExitCode}}", env=self.env).stdout.strip()
+            self.assertEqual(code, "0")
+        finally:
+            podman("rm", "-f", name, check=False, env=self.env)
+
+    def test_pod_drain_waits_for_the_agents_turn(self):
+        """A pod with a shared pid namespace: a fake agent (busybox) writes its registry file with its real pid;
+        the exporter follows it; the test, as the kubelet, calls the agent's preStop (/-/drain) while it is busy,
+        sees it held, lets the agent finish its turn, sees the drain return, and only then stops the agent."""
+        home = self.home("pod")
+        control = os.path.join(self.work, "control")
+        os.makedirs(control)
+        agent_context = os.path.join(self.work, "agent-image")
+        shutil.copytree(os.path.join(DEPLOY, "tests", "fake-agent"), agent_context)
+        shutil.copy("/bin/busybox", agent_context)
+        podman("build", "-q", "-t", "localhost/cme-fake-agent:test", agent_context, env=self.env)
+        port = free_port()
+        pod = f"cme-pod-{port}"
+        podman("pod", "create", "--name", pod, "--share", "net,pid,ipc,uts", "--network", "host", env=self.env)
+        try:
+            podman("run", "-d", "--pod", pod, "--name", f"{pod}-exporter", "--read-only", "--cap-drop=all",
+                   "--security-opt", "no-new-privileges", "--user", "1000:1000", "-v", f"{home}:/home/agent:ro",
+                   "-e", f"METRICS_PORT={port}", "-e", "LISTEN_ADDRESS=127.0.0.1", "-e", "DRAIN_QUIET_SECONDS=1",
+                   self.IMAGE, env=self.env)
+            self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{port}/health")[0] == 200, timeout=30),
+                            podman("logs", f"{pod}-exporter", check=False, env=self.env).stderr)
+            podman("run", "-d", "--pod", pod, "--name", f"{pod}-agent", "--cap-drop=all", "--user", "1000:1000",
+                   "-v", f"{home}:/home/agent", "-v", f"{control}:/control:ro", "localhost/cme-fake-agent:test",
+                   env=self.env)
+
+            def sessions(status):
+                body = get(f"http://127.0.0.1:{port}/metrics")[1]
+                return sample(body, f'claude_agent_sessions{{pod="unknown",repository="unknown",status="{status}"}}')
+
+            self.assertTrue(wait_until(lambda: sessions("busy") == 1, timeout=30),
+                            "the exporter did not see the agent busy through the shared pid namespace")
+            # The kubelet runs the preStop hook: held while the agent is mid-turn.
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as drain:
+                drain.sendall(b"GET /-/drain HTTP/1.1\r\nHost: pod\r\nConnection: close\r\n\r\n")
+                self.assertTrue(wait_until(lambda: sample(get(f"http://127.0.0.1:{port}/metrics")[1],
+                                                          "claude_exporter_drain_requests_waiting") == 1))
+                time.sleep(1.5)
+                self.assertEqual(podman("inspect", f"{pod}-agent", "--format", "{{.State.Running}}",
+                                        env=self.env).stdout.strip(), "true")
+                # The agent finishes its turn; the hook returns.
+                open(os.path.join(control, "idle"), "w").close()
+                answer = b""
+                while not answer.endswith(b"\n") or b"\r\n\r\n" not in answer:
+                    chunk = drain.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+            self.assertEqual(sessions("idle"), 1)
+            # Only now does the kubelet stop the agent.
+            open(os.path.join(control, "exit"), "w").close()
+            podman("wait", f"{pod}-agent", env=self.env)
+            self.assertTrue(wait_until(lambda: sessions("idle") == 0, timeout=15))
+        finally:
+            podman("pod", "rm", "-f", pod, check=False, env=self.env)
+
+
 class SystemdUnitTests(unittest.TestCase):
     """The unit files: `systemd-analyze verify` clean, `security --offline=true` exposure <= 1.5, make install."""
 
