@@ -7,9 +7,11 @@ public enum HTTPReply: Sendable {
 }
 
 /// A response the event loop holds back until `answer` has one, asking it again every 250 ms (the loop's
-/// sweep) and whenever the connection is looked at; at the deadline it sends `timedOut()` instead. A parked
-/// request holds no thread, is never cut off by the head, keep-alive or eviction rules, and the number parked at
-/// once is bounded (``HTTPServerConfiguration/maxParkedRequests``: one more gets `503` at once).
+/// sweep); at the deadline it sends `timedOut()` instead. A parked request holds no thread, is never cut off by
+/// the head, keep-alive or eviction rules, and the number parked at once is bounded, in all and per peer address
+/// (``HTTPServerConfiguration/maxParkedRequests``: one more gets `503` at once). While parked, the connection
+/// is not read (what the client pipelines waits in the socket); a client that goes away frees its place, and a
+/// server that stops answers `503`.
 public struct DeferredResponse: Sendable {
     /// Seconds to wait at most.
     public var timeout: Double

@@ -71,10 +71,8 @@ private final class Deflater: @unchecked Sendable {
             zlibVersion(),
             Int32(MemoryLayout<z_stream>.size)
         )
-        guard started == Z_OK else {
-            stream.deallocate()
-            return nil
-        }
+        // On failure deinit still runs (every property is set): it ends and frees the stream.
+        guard started == Z_OK else { return nil }
     }
 
     deinit {

@@ -29,8 +29,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxRequestsPerConnection = 1000
     /// On shutdown, responses in flight get this long to finish.
     public var shutdownGracePeriod = 2.0
-    /// Requests held back at once (``DeferredResponse``); one more is answered 503 at once.
+    /// Requests held back at once (``DeferredResponse``), and from one peer address; one more is answered 503
+    /// at once. The per-peer bound keeps one client from taking every place (the kubelet calls from its node).
     public var maxParkedRequests = 16
+    public var maxParkedRequestsPerPeer = 4
 
     public init() {}
 }
@@ -124,6 +126,8 @@ private final class Connection {
     }
 
     let fd: Int32
+    /// The client's host address, as bytes, for the per-peer bound on parked requests.
+    var peer: [UInt8] = []
     /// The order of acceptance: breaks ties between connections accepted in the same loop turn (they share a
     /// clock reading), so "the oldest" is always well defined.
     let serial: UInt64
@@ -303,9 +307,18 @@ private final class EventLoop: @unchecked Sendable {
         stopping = true
         stopDeadline = now + UInt64(configuration.shutdownGracePeriod * 1_000_000_000)
         epoll_ctl(epoll, EPOLL_CTL_DEL, listener.fileDescriptor, nil)
-        // Idle connections go now; those with a response in flight may finish.
-        for connection in Array(connections.values) where !connection.hasOutput {
-            close(connection)
+        // Parked requests are answered (the server is going away); idle connections go now; those with a
+        // response in flight may finish.
+        for connection in Array(connections.values) {
+            if let parked = connection.parked {
+                unpark(connection)
+                respond(connection, .text(503, "the server is stopping\n"), keepAlive: false, headOnly: parked.headOnly)
+                connection.state = .closingAfterWrite
+                setInterest(connection, EPOLLIN.rawValue)
+                flush(connection, now)
+            } else if !connection.hasOutput {
+                close(connection)
+            }
         }
     }
 
@@ -313,7 +326,13 @@ private final class EventLoop: @unchecked Sendable {
         // A bounded number per turn: connections just accepted get their requests read before a flood of
         // newcomers can make them the oldest without a complete head (the listener stays ready for the rest).
         for _ in 0..<max(1, configuration.maxConnections / 4) {
-            let fd = accept4(listener.fileDescriptor, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+            var address = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept4(listener.fileDescriptor, $0, &length, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                }
+            }
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if errno == EMFILE || errno == ENFILE {
@@ -354,6 +373,7 @@ private final class EventLoop: @unchecked Sendable {
                 idleTimeout: idleTimeout
             )
             connection.interest = EPOLLIN.rawValue
+            connection.peer = Self.peerKey(address, length: length)
             // A connection the loop cannot wait on would be counted and never served: refuse it instead.
             guard register(fd, EPOLLIN.rawValue, serial: connection.serial) else {
                 Syscall.close(fd)
@@ -387,7 +407,7 @@ private final class EventLoop: @unchecked Sendable {
                     idle.append((connection, (connection.idleDeadline, connection.serial)))
                 }
             case .open, .closingAfterWrite:
-                if let deadline = connection.writeDeadline {
+                if connection.parked == nil, let deadline = connection.writeDeadline {
                     let age = (deadline, connection.serial)
                     if age < blocked?.age ?? never { blocked = (connection, age) }
                 }
@@ -411,7 +431,25 @@ private final class EventLoop: @unchecked Sendable {
         return recv(connection.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 1
     }
 
+    /// The client's host address (without the port: one peer may open many connections).
+    private static func peerKey(_ address: sockaddr_storage, length: socklen_t) -> [UInt8] {
+        var copy = address
+        return withUnsafeBytes(of: &copy) { raw in
+            switch Int32(address.ss_family) {
+            case AF_INET: Array(raw[4..<8])  // sin_addr
+            case AF_INET6: Array(raw[8..<24])  // sin6_addr
+            default: Array(raw.prefix(Int(length)))
+            }
+        }
+    }
+
     private func service(_ connection: Connection, _ flags: UInt32, _ now: UInt64) {
+        if connection.parked != nil {
+            // While parked, the loop waits only for the client to go away (no reading: what it pipelines waits
+            // in the socket, so a full buffer cannot make the level-triggered loop spin).
+            if flags & (EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { close(connection) }
+            return
+        }
         if flags & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             guard readInput(connection, now) else { return }
         }
@@ -508,7 +546,9 @@ private final class EventLoop: @unchecked Sendable {
                 case .later(let deferred):
                     if let response = deferred.answer() {
                         respond(connection, response, keepAlive: keepAlive, headOnly: headOnly)
-                    } else if parkedConnections.count >= configuration.maxParkedRequests {
+                    } else if parkedConnections.count >= configuration.maxParkedRequests
+                        || parkedFrom(connection.peer) >= configuration.maxParkedRequestsPerPeer
+                    {
                         respond(
                             connection,
                             .text(503, "too many requests waiting\n"),
@@ -516,10 +556,11 @@ private final class EventLoop: @unchecked Sendable {
                             headOnly: headOnly
                         )
                     } else {
-                        let wait = UInt64(min(max(deferred.timeout, 0), 1e6) * 1_000_000_000)
-                        connection.parked = (deferred, now + wait, keepAlive, headOnly)
+                        let seconds = deferred.timeout.isNaN ? 0 : min(max(deferred.timeout, 0), 1e6)
+                        connection.parked = (deferred, now + UInt64(seconds * 1_000_000_000), keepAlive, headOnly)
                         parkedConnections.insert(connection.fd)
                         parkedCount.add(1)
+                        setInterest(connection, EPOLLRDHUP.rawValue)
                         return
                     }
                 }
@@ -564,7 +605,8 @@ private final class EventLoop: @unchecked Sendable {
         connection.writeDeadline = nil
         switch connection.state {
         case .open:
-            setInterest(connection, EPOLLIN.rawValue)
+            // A parked connection waits only for its client to go away (see service).
+            setInterest(connection, connection.parked == nil ? EPOLLIN.rawValue : EPOLLRDHUP.rawValue)
             if stopping { close(connection) }
         case .closingAfterWrite:
             if connection.pendingInput.isEmpty {
@@ -599,7 +641,9 @@ private final class EventLoop: @unchecked Sendable {
             unpark(connection)
             respond(connection, response, keepAlive: parked.keepAlive, headOnly: parked.headOnly)
             if !parked.keepAlive { connection.state = .closingAfterWrite }
-            service(connection, 0, now)
+            // Reading again, and on with what the client pipelined after the parked request.
+            setInterest(connection, EPOLLIN.rawValue)
+            service(connection, EPOLLIN.rawValue, now)
         }
     }
 
@@ -608,6 +652,10 @@ private final class EventLoop: @unchecked Sendable {
         connection.parked = nil
         parkedConnections.remove(connection.fd)
         parkedCount.add(-1)
+    }
+
+    private func parkedFrom(_ peer: [UInt8]) -> Int {
+        parkedConnections.count { connections[$0]?.peer == peer }
     }
 
     private func sweep(_ now: UInt64) {

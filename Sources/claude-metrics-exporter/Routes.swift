@@ -85,6 +85,7 @@ struct Routes: Sendable {
             Drain.evaluate(store.snapshot, at: Timestamp.now(), quietSeconds: quiet, sources: sources)
         }
         guard case .waiting(let reason) = state() else {
+            logger.info("drain done", metadata: ["waited_seconds": "0"])
             return .now(.text(200, "drained: the agent is between turns\n"))
         }
         logger.info("drain waiting", metadata: ["waiting_for": "\(reason)", "timeout_seconds": "\(timeout)"])

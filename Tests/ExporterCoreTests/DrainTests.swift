@@ -54,6 +54,19 @@ struct DrainTests {
         #expect(reason.contains("pid 42") && reason.contains(status.rawValue))
     }
 
+    @Test("A session that just left its turn holds the drain for the quiet period (the status source's time)")
+    func statusQuiet() {
+        var snapshot = snapshot(activityAge: 3600, session: .idle)
+        snapshot.newest.status = Activity(time: Timestamp(seconds: 10_000 - 5), path: "/sessions/42.json")
+        guard case .waiting(let reason) = evaluate(snapshot) else {
+            Issue.record("ready 5 s after the turn ended")
+            return
+        }
+        #expect(reason.contains("status"))
+        // Without the status source in ACTIVITY_SOURCES, only the files count.
+        #expect(Drain.evaluate(snapshot, at: now, quietSeconds: 30, sources: [.transcripts]) == .ready)
+    }
+
     @Test("An idle or shell session does not hold a drain")
     func sessionBetweenTurns() {
         #expect(evaluate(snapshot(activityAge: 3600, session: .idle)) == .ready)

@@ -441,3 +441,71 @@ struct ParkedRequestTests {
         }
     }
 }
+
+@Suite("Parked requests: order, peers, shutdown", .serialized)
+struct ParkedRequestEdgeTests {
+    @Test("What a client pipelines after a parked request is answered after it, in order")
+    func pipelinedAfterParked() async throws {
+        let flag = Flag()
+        try await withParkingServer(flag: flag) { port, parked in
+            let client = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            client.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await waitUntil { parked.current == 1 })
+            flag.set()
+            #expect(client.readResponse()?.body == "released")
+            #expect(client.readResponse()?.body == "path=/after")
+        }
+    }
+
+    @Test("A client that pipelines 64 KB behind a parked request and leaves frees its place (nothing spins)")
+    func floodedThenGone() async throws {
+        try await withParkingServer(flag: Flag()) { port, parked in
+            var client: RawHTTPClient? = try RawHTTPClient(port: port, timeoutSeconds: 30)
+            client?.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(await waitUntil { parked.current == 1 })
+            client?.send([UInt8](repeating: UInt8(ascii: "a"), count: 64 * 1024))
+            try await Task.sleep(for: .milliseconds(200))
+            client = nil  // closes the socket
+            #expect(await waitUntil { parked.current == 0 }, "the parked place was not freed")
+            #expect(try RawHTTPClient.get("/alive", port: port)?.status == 200)
+        }
+    }
+
+    @Test("One peer holds at most four parked requests; a HEAD is parked and answered without a body")
+    func perPeerAndHead() async throws {
+        let flag = Flag()
+        try await withParkingServer(flag: flag) { port, parked in
+            var clients: [RawHTTPClient] = []
+            for index in 0..<4 {
+                let client = try RawHTTPClient(port: port, timeoutSeconds: 30)
+                client.send("\(index == 0 ? "HEAD" : "GET") /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+                clients.append(client)
+            }
+            #expect(await waitUntil { parked.current == 4 })
+            let fifth = try RawHTTPClient(port: port)
+            fifth.send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(fifth.readResponse()?.status == 503)
+            flag.set()
+            let head = try #require(clients[0].readResponse(headOnly: true))
+            #expect(head.status == 200 && head.headers["content-length"] == "8")
+            #expect(clients[1].readResponse()?.body == "released")
+        }
+    }
+
+    @Test("A parked request gets a 503 when the server stops, not a silent close")
+    func answeredAtShutdown() async throws {
+        let listener = try Listener.bind(host: "127.0.0.1", port: 0)
+        let server = try HTTPServer(
+            listener: listener,
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            parked: ParkedRequestCount()
+        ) { _ in .later(DeferredResponse(timeout: 60, answer: { nil }, timedOut: { .text(503, "timed out") })) }
+        try server.start()
+        let client = try RawHTTPClient(port: listener.port, timeoutSeconds: 30)
+        client.send("GET /-/drain HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await Task.sleep(for: .milliseconds(300))
+        server.shutdown()
+        let response = try #require(client.readResponse())
+        #expect(response.status == 503 && response.body == "the server is stopping\n")
+    }
+}

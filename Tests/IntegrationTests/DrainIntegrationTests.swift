@@ -65,8 +65,10 @@ struct DrainIntegrationTests {
     func conventionEndpoints() async throws {
         let tree = try TemporaryTree()
         let exporter = try await ExporterProcess(environment: ["CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy])
-        #expect(try RawHTTPClient.get("/-/healthy", port: exporter.port)?.status == 200)
-        #expect(try RawHTTPClient.get("/-/ready", port: exporter.port)?.status == 200)
+        let healthy = try #require(try RawHTTPClient.get("/-/healthy", port: exporter.port))
+        #expect(healthy.status == 200 && healthy.body == "OK")
+        let ready = try #require(try RawHTTPClient.get("/-/ready", port: exporter.port))
+        #expect(ready.status == 200 && ready.body == "ready\n")
         #expect(try RawHTTPClient.get("/-/drain?timeout=x", port: exporter.port)?.status == 400)
         #expect(try RawHTTPClient.get("/-/drain", port: exporter.port)?.status == 200, "nothing to wait for")
     }

@@ -62,6 +62,10 @@ final class ExporterProcess {
             process.arguments = Array(prefix.dropFirst()) + [exporterBinary] + arguments
         }
         var env = ["METRICS_PORT": "0", "LISTEN_ADDRESS": "127.0.0.1", "LOG_LEVEL": "debug"]
+        // Under make tsan the exporter is instrumented too: its sanitizer settings go with it.
+        for name in ["TSAN_OPTIONS", "ASAN_OPTIONS"] {
+            if let value = ProcessInfo.processInfo.environment[name] { env[name] = value }
+        }
         env.merge(environment) { $1 }
         process.environment = env
         process.standardError = FileHandle(forWritingAtPath: logPath)
@@ -127,6 +131,11 @@ final class ExporterProcess {
     }
 
     deinit {
+        // A data race the instrumented exporter reported (make tsan) fails the test that started it.
+        let log = log
+        if log.contains("WARNING: ThreadSanitizer") || log.contains("ERROR: AddressSanitizer") {
+            Issue.record("the exporter reported a sanitizer finding:\n\(log)")
+        }
         if process.isRunning {
             // The exporter first: under a forking prefix (`unshare --fork`) it holds what Foundation waits on.
             let exporter = pid
