@@ -16,24 +16,9 @@ struct DrainIntegrationTests {
             "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "DRAIN_QUIET_SECONDS": "1",
         ])
         // A child process plays Claude, with its real pid and start time.
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["120"]
-        try child.run()
-        defer {
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
-        }
-        let pid = child.processIdentifier
-        let ticks = try startTicks(pid)
-        func write(_ status: String) throws {
-            let millis = Int64(Date().timeIntervalSince1970 * 1000)
-            let json =
-                #"{"pid":\#(pid),"sessionId":"s-drain","cwd":"/r","status":"\#(status)","statusUpdatedAt":\#(millis),"procStart":"\#(ticks)"}"#
-            let path = tree.claude + "/sessions/\(pid).json"
-            try json.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
-            rename(path + ".tmp", path)
-        }
+        let claude = try FakeClaude(claudeDirectory: tree.claude, sessionID: "s-drain")
+        let pid = claude.pid
+        func write(_ status: String) throws { try claude.write(status) }
         try write("busy")
         try await exporter.waitForMetrics("busy") {
             $0[#"claude_agent_sessions{pod="unknown",repository="unknown",status="busy"}"#] == 1

@@ -198,3 +198,44 @@ func startTicks(_ pid: Int32) throws -> String {
     let afterName = stat[stat.index(after: try #require(stat.lastIndex(of: ")")))...]
     return String(afterName.split(separator: " ")[19])
 }
+
+/// A child process (`sleep`) that plays Claude Code: a real pid and start time, and its session-registry file
+/// (`sessions/<pid>.json`) written as Claude Code writes it, a temporary file renamed over the entry.
+final class FakeClaude {
+    let process = Process()
+    let sessionID: String
+    private let sessions: String
+
+    init(claudeDirectory: String, sessionID: String = "0b5e2c1a-1234-4abc-9def-0123456789ab") throws {
+        self.sessionID = sessionID
+        sessions = claudeDirectory + "/sessions"
+        try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
+        process.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        process.arguments = ["120"]
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Writes the registry entry with `status` and the current time.
+    func write(_ status: String) throws {
+        let millis = Int64(Date().timeIntervalSince1970 * 1000)
+        let json = """
+            {"pid":\(pid),"sessionId":"\(sessionID)","cwd":"/home/agent/repo",\
+            "status":"\(status)","statusUpdatedAt":\(millis),"updatedAt":\(millis),"procStart":"\(try startTicks(pid))",\
+            "version":"2.1.140","kind":"interactive","entrypoint":"cli"}
+            """
+        let path = sessions + "/\(pid).json"
+        try json.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
+        rename(path + ".tmp", path)
+    }
+
+    /// Ends the process as a crash would: SIGKILL, its file left behind.
+    func crash() {
+        guard process.isRunning else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit { crash() }
+}

@@ -33,31 +33,8 @@ struct SessionRegistryIntegrationTests {
         let exporter = try await ExporterProcess(environment: [
             "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "IDLE_TIMEOUT_MINUTES": "0.02",
         ])
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        child.arguments = ["120"]
-        try child.run()
-        defer {
-            if child.isRunning {
-                kill(child.processIdentifier, SIGKILL)
-                child.waitUntilExit()
-            }
-        }
-        let pid = child.processIdentifier
-        let ticks = try startTicks(pid)
-
-        func write(_ status: String) throws {
-            let millis = Int64(Date().timeIntervalSince1970 * 1000)
-            let json = """
-                {"pid":\(pid),"sessionId":"0b5e2c1a-1234-4abc-9def-0123456789ab","cwd":"/home/agent/repo",\
-                "status":"\(status)","statusUpdatedAt":\(millis),"updatedAt":\(millis),"procStart":"\(ticks)",\
-                "version":"2.1.140","kind":"interactive","entrypoint":"cli"}
-                """
-            // Written as Claude Code does: a temporary file renamed over the entry.
-            let path = tree.claude + "/sessions/\(pid).json"
-            try json.write(toFile: path + ".tmp", atomically: false, encoding: .utf8)
-            rename(path + ".tmp", path)
-        }
+        let claude = try FakeClaude(claudeDirectory: tree.claude)
+        func write(_ status: String) throws { try claude.write(status) }
         func sessions(_ status: String) -> String {
             #"claude_agent_sessions{pod="unknown",repository="unknown",status="\#(status)"}"#
         }
@@ -84,8 +61,7 @@ struct SessionRegistryIntegrationTests {
         try write("busy")
         try await exporter.waitForMetrics("busy again", timeout: 2) { $0[Series.active] == 1 }
         // Killed, as a crash would end it: the file stays behind.
-        kill(pid, SIGKILL)
-        child.waitUntilExit()
+        claude.crash()
         // The process is gone but its file says busy: it must not keep the agent active.
         try await exporter.waitForMetrics("exited process uncounted", timeout: 2) {
             $0[sessions("busy")] == 0 && $0[sessions("idle")] == 0

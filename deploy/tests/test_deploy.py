@@ -84,6 +84,38 @@ def sidecar():
     return pod, containers[0]
 
 
+def start_exporter(home, port, pod):
+    """The debug binary on `home`/.claude, port `port`, as pod `pod`, with a 6 s idle timeout."""
+    env = dict(os.environ, CLAUDE_DIR=os.path.join(home, ".claude"), HAPPY_DIR=os.path.join(home, ".happy"),
+               METRICS_PORT=str(port), LISTEN_ADDRESS="127.0.0.1", POD_NAME=pod, REPOSITORY_NAME="repo",
+               IDLE_TIMEOUT_MINUTES="0.1", LOG_LEVEL="warning")
+    return subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL)
+
+
+def start_prometheus(work, targets):
+    """A real Prometheus on 127.0.0.1 scraping `targets` every second with the shipped rules; returns the
+    process and a function that evaluates an instant query (the first sample's value, or None)."""
+    port = free_port()
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as f:
+        yaml.safe_dump({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [os.path.join(DEPLOY, "prometheus", "rules.yaml")],
+            "scrape_configs": [{"job_name": "claude-agent", "static_configs": [{"targets": targets}]}],
+        }, f)
+    process = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def query(expression):
+        url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
+        result = json.loads(get(url)[1])["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+    return process, query, port
+
+
 class RulesTests(unittest.TestCase):
     def test_rules_check_and_unit_tests(self):
         rules = os.path.join(DEPLOY, "prometheus")
@@ -199,31 +231,10 @@ class PrometheusEndToEnd(unittest.TestCase):
             claude = os.path.join(work, ".claude")
             project = os.path.join(claude, "projects", "-home-agent-repo")
             os.makedirs(project)
-            exporter_port, prometheus_port = free_port(), free_port()
-            env = dict(os.environ, CLAUDE_DIR=claude, HAPPY_DIR=os.path.join(work, ".happy"),
-                       METRICS_PORT=str(exporter_port), LISTEN_ADDRESS="127.0.0.1", POD_NAME="agent-0",
-                       REPOSITORY_NAME="repo", IDLE_TIMEOUT_MINUTES="0.1", LOG_LEVEL="warning")
-            exporter = subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL)
+            exporter_port = free_port()
+            exporter = start_exporter(work, exporter_port, "agent-0")
             self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{exporter_port}/health")[0] == 200))
-            config = os.path.join(work, "prometheus.yml")
-            with open(config, "w") as f:
-                yaml.safe_dump({
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [os.path.join(DEPLOY, "prometheus", "rules.yaml")],
-                    "scrape_configs": [{"job_name": "claude-agent",
-                                        "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}],
-                }, f)
-            prometheus = subprocess.Popen(
-                ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
-                 f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-            def query(expression):
-                url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
-                    {"query": expression})
-                result = json.loads(get(url)[1])["data"]["result"]
-                return float(result[0]["value"][1]) if result else None
-
+            prometheus, query, prometheus_port = start_prometheus(work, [f"127.0.0.1:{exporter_port}"])
             self.assertEqual(wait_until(lambda: query('up{job="claude-agent"}') == 1, timeout=60), True,
                              "Prometheus never scraped the exporter")
             self.assertTrue(wait_until(lambda: query("claude_session_active") == 0))
@@ -277,33 +288,12 @@ class KedaEndToEnd(unittest.TestCase):
                 project = os.path.join(home, ".claude", "projects", "-home-agent-repo")
                 os.makedirs(project)
                 port = free_port()
-                env = dict(os.environ, CLAUDE_DIR=os.path.join(home, ".claude"), HAPPY_DIR=os.path.join(home, ".happy"),
-                           METRICS_PORT=str(port), LISTEN_ADDRESS="127.0.0.1", POD_NAME=f"agent-{index}",
-                           REPOSITORY_NAME="repo", IDLE_TIMEOUT_MINUTES="0.1", LOG_LEVEL="warning")
-                exporters.append(subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL))
+                exporters.append(start_exporter(home, port, f"agent-{index}"))
                 ports.append(port)
                 projects.append(project)
             for port in ports:
                 self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{port}/health")[0] == 200))
-            prometheus_port = free_port()
-            config = os.path.join(work, "prometheus.yml")
-            with open(config, "w") as f:
-                yaml.safe_dump({
-                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                    "rule_files": [os.path.join(DEPLOY, "prometheus", "rules.yaml")],
-                    "scrape_configs": [{"job_name": "claude-agent",
-                                        "static_configs": [{"targets": [f"127.0.0.1:{p}" for p in ports]}]}],
-                }, f)
-            prometheus = subprocess.Popen(
-                ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={os.path.join(work, 'data')}",
-                 f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-            def query(expression):
-                url = f"http://127.0.0.1:{prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
-                    {"query": expression})
-                result = json.loads(get(url)[1])["data"]["result"]
-                return float(result[0]["value"][1]) if result else None
+            prometheus, query, _ = start_prometheus(work, [f"127.0.0.1:{p}" for p in ports])
 
             def replicas():
                 value = query(keda_query)
