@@ -138,11 +138,9 @@ extension ExporterConfiguration {
         ) { config, setting, value throws(ConfigurationError) in
             let allowed =
                 "expected a number of minutes greater than 0 and at most 10080 (one week), such as 10 or 0.5"
-            let minutes = try number(setting, value, allowed: allowed)
-            guard minutes > 0, minutes <= maximumIdleTimeoutMinutes else {
-                throw ConfigurationError(setting: setting, value: value, allowed: allowed)
+            config.idleTimeoutMinutes = try number(setting, value, allowed: allowed) {
+                $0 > 0 && $0 <= maximumIdleTimeoutMinutes
             }
-            config.idleTimeoutMinutes = minutes
         },
         Option(
             variable: "METRICS_PORT",
@@ -176,11 +174,7 @@ extension ExporterConfiguration {
             help: "period of the fallback rescan that repairs anything inotify missed (default 30)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed = "expected a number of seconds from 0.1 to 3600, such as 30"
-            let seconds = try number(setting, value, allowed: allowed)
-            guard rescanIntervalRange.contains(seconds) else {
-                throw ConfigurationError(setting: setting, value: value, allowed: allowed)
-            }
-            config.rescanIntervalSeconds = seconds
+            config.rescanIntervalSeconds = try number(setting, value, allowed: allowed, rescanIntervalRange.contains)
         },
         Option(
             variable: "DRAIN_QUIET_SECONDS",
@@ -189,11 +183,7 @@ extension ExporterConfiguration {
             help: "/-/drain answers once no session is busy or waiting and the newest activity is this old (default 30)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed = "expected a number of seconds from 0 to 86400, such as 30"
-            let seconds = try number(setting, value, allowed: allowed)
-            guard drainQuietRange.contains(seconds) else {
-                throw ConfigurationError(setting: setting, value: value, allowed: allowed)
-            }
-            config.drainQuietSeconds = seconds
+            config.drainQuietSeconds = try number(setting, value, allowed: allowed, drainQuietRange.contains)
         },
         Option(
             variable: "LISTEN_ADDRESS",
@@ -279,15 +269,20 @@ extension ExporterConfiguration {
     }
 
     /// A finite decimal number (no `nan`, `inf` or hexadecimal forms, which `Double.init` would accept).
-    private static func number(_ setting: String, _ value: String, allowed: String) throws(ConfigurationError) -> Double
-    {
+    /// A finite decimal number that `accepts` takes, else an error naming the setting, the value and `allowed`.
+    private static func number(
+        _ setting: String,
+        _ value: String,
+        allowed: String,
+        _ accepts: (Double) -> Bool
+    ) throws(ConfigurationError) -> Double {
         let text = try nonBlank(setting, value, allowed: allowed)
         let permitted = text.utf8.allSatisfy { byte in
             (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
                 || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") || byte == UInt8(ascii: "+")
                 || byte == UInt8(ascii: "-")
         }
-        guard permitted, let number = Double(text), number.isFinite else {
+        guard permitted, let number = Double(text), number.isFinite, accepts(number) else {
             throw ConfigurationError(setting: setting, value: value, allowed: allowed)
         }
         return number
