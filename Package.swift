@@ -17,13 +17,14 @@ let package = Package(
         .target(name: "CBuildInfo"),
         .target(name: "CMalloc"),
         .target(name: "CPthread"),
+        .target(name: "CEventFD"),
         // libsystemd-dev's headers (the library is loaded at run time) and the binary's .note.dlopen.
         .target(name: "CSystemd"),
         // zlib from Debian's zlib1g-dev, linked statically: `ldd` stays glibc and libstdc++ only.
         .target(name: "CZlib", linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libz.a"])]),
 
         // Platform wrappers: the one seam every syscall goes through, threads, clocks, /proc.
-        .target(name: "Platform", dependencies: ["CMalloc", "CPthread"]),
+        .target(name: "Platform", dependencies: ["CEventFD", "CMalloc", "CPthread"]),
         .target(
             name: "FileWatching",
             dependencies: ["CInotify", "Platform"]

@@ -1,6 +1,5 @@
 import CInotify
 import Platform
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -25,8 +24,7 @@ public final class InotifyReader: Sendable {
     /// Held so that its descriptor, which it closes when it goes, stays open while this reader reads it.
     private let inotify: Inotify?
     private let inotifyDescriptor: Int32
-    private let wakeDescriptor: Int32
-    private let thread = Mutex<PlatformThread?>(nil)
+    private let thread: WakeableThread
     private let coalescingNanoseconds: UInt64
 
     /// Creates a reader of `inotify`. Call ``start()`` to begin reading.
@@ -53,22 +51,20 @@ public final class InotifyReader: Sendable {
         inotify = owner
         inotifyDescriptor = descriptor
         coalescingNanoseconds = UInt64(max(0, coalescingInterval) * 1e9)
-        wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+        thread = try WakeableThread()
         (events, continuation) = AsyncStream.makeStream(
             of: [InotifyEvent].self,
             bufferingPolicy: .bufferingOldest(bufferedBatches)
         )
     }
 
-    deinit { Syscall.close(wakeDescriptor) }
-
     /// Starts the reading thread.
     public func start() {
         let inotifyDescriptor = inotifyDescriptor
-        let wakeDescriptor = wakeDescriptor
+        let wakeDescriptor = thread.wakeDescriptor
         let continuation = continuation
         let interval = coalescingNanoseconds
-        let started = PlatformThread(name: "inotify-reader") {
+        thread.start(name: "inotify-reader") {
             Self.readLoop(
                 inotify: inotifyDescriptor,
                 wake: wakeDescriptor,
@@ -76,17 +72,11 @@ public final class InotifyReader: Sendable {
                 continuation: continuation
             )
         }
-        thread.withLock { $0 = started }
     }
 
     /// Wakes the reading thread, waits for it to end, and finishes the stream.
     public func stop() {
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
-        thread.withLock { thread in
-            defer { thread = nil }
-            return thread
-        }?.join()
+        thread.stop()
         continuation.finish()
     }
 

@@ -1,6 +1,5 @@
 import CInotify
 import Platform
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -18,33 +17,23 @@ public final class MountTableMonitor: Sendable {
 
     private let continuation: AsyncStream<Void>.Continuation
     private let tableDescriptor: Int32
-    private let wakeDescriptor: Int32
-    private let thread = Mutex<PlatformThread?>(nil)
+    private let thread: WakeableThread
 
     /// Opens the mount table. Call ``start()`` to begin waiting for changes.
     public init(path: String = "/proc/self/mountinfo") throws(Errno) {
+        thread = try WakeableThread()
         tableDescriptor = try Syscall.retrying("open") { open(path, O_RDONLY | O_CLOEXEC) }
-        let wake = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        guard wake >= 0 else {
-            let error = Errno.current("eventfd")
-            Syscall.close(tableDescriptor)
-            throw error
-        }
-        wakeDescriptor = wake
         (changes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    deinit {
-        Syscall.close(tableDescriptor)
-        Syscall.close(wakeDescriptor)
-    }
+    deinit { Syscall.close(tableDescriptor) }
 
     /// Starts the waiting thread.
     public func start() {
         let table = tableDescriptor
-        let wake = wakeDescriptor
+        let wake = thread.wakeDescriptor
         let continuation = continuation
-        let started = PlatformThread(name: "mount-monitor") {
+        thread.start(name: "mount-monitor") {
             var fds = [
                 pollfd(fd: table, events: Int16(POLLPRI), revents: 0),
                 pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
@@ -64,17 +53,11 @@ public final class MountTableMonitor: Sendable {
             }
             continuation.finish()
         }
-        thread.withLock { $0 = started }
     }
 
     /// Wakes the waiting thread, waits for it to end, and finishes the stream.
     public func stop() {
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
-        thread.withLock { thread in
-            defer { thread = nil }
-            return thread
-        }?.join()
+        thread.stop()
         continuation.finish()
     }
 

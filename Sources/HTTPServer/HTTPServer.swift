@@ -55,8 +55,7 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let handler: HTTPDeferringHandler
     private let parked: ParkedRequestCount
-    private let wakeDescriptor: Int32
-    private let thread = Mutex<PlatformThread?>(nil)
+    private let thread: WakeableThread
 
     public convenience init(
         listener: Listener,
@@ -82,34 +81,26 @@ public final class HTTPServer: Sendable {
         self.logger = logger
         self.handler = handler
         self.parked = parked
-        wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }
+        thread = try WakeableThread()
     }
-
-    deinit { Syscall.close(wakeDescriptor) }
 
     /// Starts serving on the event-loop thread.
     public func start() throws(Errno) {
         let loop = try EventLoop(
             listener: listener,
-            wake: wakeDescriptor,
+            wake: thread.wakeDescriptor,
             configuration: configuration,
             logger: logger,
             parked: parked,
             handler: handler
         )
-        let started = PlatformThread(name: "http") { loop.run() }
-        thread.withLock { $0 = started }
+        thread.start(name: "http") { loop.run() }
     }
 
     /// Stops accepting, lets responses in flight finish (within the grace period), closes every
     /// connection and the listening socket, and returns when the event loop has ended.
     public func shutdown() {
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
-        thread.withLock { thread in
-            defer { thread = nil }
-            return thread
-        }?.join()
+        thread.stop()
         listener.close()
     }
 }
