@@ -1,4 +1,5 @@
-/// The rules for what, in Claude Code's and Happy's directories, is a session and what is activity.
+/// The rules for what, in Claude Code's directory, is a session and what is a transcript (the names of the
+/// simpler sources are in their declarations, ``ActivitySource``).
 ///
 /// Everything is decided from names alone, so a rescan needs no reads and the rules can be tested
 /// without a filesystem. Names starting with `.` never count (as a shell glob would not match them;
@@ -28,14 +29,6 @@ public enum ClaudeLayout {
     /// A per-session folder, `projects/<slug>/<uuid>/`, which may hold `subagents/`.
     public static func isSessionDirectory(_ name: UnsafeBufferPointer<UInt8>) -> Bool { isUUID(name) }
 
-    /// A Happy log: `*.log` directly in `$HAPPY_DIR/logs`.
-    public static func isHappyLog(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        name.count > 4 && name[0] != UInt8(ascii: ".") && hasSuffix(name, log)
-    }
-
-    /// `history.jsonl`, the one file directly in the Claude directory that is activity.
-    public static func isHistory(_ name: UnsafeBufferPointer<UInt8>) -> Bool { name.elementsEqual(history.utf8) }
-
     /// A session-registry file: `*.json` directly in `$CLAUDE_DIR/sessions/` (not hidden).
     public static func isRegistryFile(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
         name.count > 5 && name[0] != UInt8(ascii: ".") && hasSuffix(name, json)
@@ -48,12 +41,10 @@ public enum ClaudeLayout {
     public static func isTranscript(_ name: String) -> Bool { bytes(of: name, isTranscript) }
     public static func isSession(_ name: String) -> Bool { bytes(of: name, isSession) }
     public static func isSessionDirectory(_ name: String) -> Bool { bytes(of: name, isSessionDirectory) }
-    public static func isHappyLog(_ name: String) -> Bool { bytes(of: name, isHappyLog) }
     public static func isRegistryFile(_ name: String) -> Bool { bytes(of: name, isRegistryFile) }
     public static func nameHash(_ name: String) -> UInt64 { bytes(of: name, nameHash) }
 
     private static let jsonl = Array(".jsonl".utf8)
-    private static let log = Array(".log".utf8)
     private static let json = Array(".json".utf8)
     private static let sessionPrefix = Array("session-".utf8)
 

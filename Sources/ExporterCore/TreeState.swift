@@ -38,27 +38,22 @@ struct TreeState: Sendable {
     private(set) var sessions = 0
     private(set) var files = PerSource(repeating: 0)
     private(set) var newest = PerSource<Activity?>(repeating: nil)
-    var happyLogs: Set<UInt64> = [] {
-        didSet { files.happyLogs = happyLogs.count }
-    }
-    var historyPresent = false {
-        didSet { files.history = historyPresent ? 1 : 0 }
-    }
-    /// Registry files that are current-generation entries.
-    var registryEntries = 0 {
-        didSet { files.status = registryEntries }
+
+    /// Sets the file count of a source other than transcripts (whose count the project folders keep).
+    mutating func setFiles(_ count: Int, for source: ActivitySource) {
+        files[source] = count
     }
 
     /// Replaces (or, with `nil`, removes) a project's contents, keeping the totals right.
     mutating func setProject(_ slug: String, _ contents: ProjectContents?) {
         if let old = projects[slug] {
             sessions -= old.sessions
-            files.transcripts -= old.transcriptFiles
+            files[.transcripts] -= old.transcriptFiles
         }
         projects[slug] = contents
         if let contents {
             sessions += contents.sessions
-            files.transcripts += contents.transcriptFiles
+            files[.transcripts] += contents.transcriptFiles
         }
     }
 
@@ -66,14 +61,14 @@ struct TreeState: Sendable {
     mutating func removeAllProjects() {
         projects.removeAll()
         sessions = 0
-        files.transcripts = 0
+        files[.transcripts] = 0
     }
 
     /// Records that a transcript exists directly in a project folder.
     mutating func insertTranscript(_ name: String, project slug: String) {
         guard var contents = projects[slug] else { return }
         if contents.transcripts.insert(ClaudeLayout.nameHash(name)).inserted {
-            files.transcripts += 1
+            files[.transcripts] += 1
             if ClaudeLayout.isSession(name) {
                 contents.sessions += 1
                 sessions += 1
@@ -86,7 +81,7 @@ struct TreeState: Sendable {
     mutating func removeTranscript(_ name: String, project slug: String) {
         guard var contents = projects[slug] else { return }
         if contents.transcripts.remove(ClaudeLayout.nameHash(name)) != nil {
-            files.transcripts -= 1
+            files[.transcripts] -= 1
             if ClaudeLayout.isSession(name) {
                 contents.sessions -= 1
                 sessions -= 1
@@ -98,9 +93,9 @@ struct TreeState: Sendable {
     /// Replaces (or, with `nil`, removes) a session's subagent transcripts.
     mutating func setSubagents(_ hashes: Set<UInt64>?, session: String, project slug: String) {
         guard var contents = projects[slug] else { return }
-        files.transcripts -= contents.subagents[session]?.count ?? 0
+        files[.transcripts] -= contents.subagents[session]?.count ?? 0
         contents.subagents[session] = hashes
-        files.transcripts += hashes?.count ?? 0
+        files[.transcripts] += hashes?.count ?? 0
         projects[slug] = contents
     }
 
@@ -109,9 +104,9 @@ struct TreeState: Sendable {
         guard var contents = projects[slug], var set = contents.subagents[session] else { return }
         let hash = ClaudeLayout.nameHash(name)
         if present {
-            if set.insert(hash).inserted { files.transcripts += 1 }
+            if set.insert(hash).inserted { files[.transcripts] += 1 }
         } else if set.remove(hash) != nil {
-            files.transcripts -= 1
+            files[.transcripts] -= 1
         }
         contents.subagents[session] = set
         projects[slug] = contents

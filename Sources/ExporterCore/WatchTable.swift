@@ -1,24 +1,19 @@
 import FileWatching
 
-/// Which of the two watched trees.
-public enum Root: String, Sendable, Hashable, CaseIterable {
-    case claude
-    case happy
-}
-
 /// What a watched directory is to the exporter.
 enum WatchedDirectory: Hashable, Sendable {
-    case claudeRoot
+    /// A root directory (shared by every source under it).
+    case root(RootDirectory)
+    /// A folder of a ``SourceLayout/files(_:)`` source, by its path relative to the source's root.
+    case folder(ActivitySource, String)
     case projects
     /// `$CLAUDE_DIR/sessions/`, Claude Code's live session registry.
     case sessions
     case project(String)
     case sessionFolder(project: String, session: String)
     case subagents(project: String, session: String)
-    case happyRoot
-    case happyLogs
     /// The nearest existing parent of a root that does not exist yet.
-    case ancestor(Root)
+    case ancestor(RootDirectory)
 
     /// The project and session of a session folder or its `subagents/`.
     var session: (project: String, session: String)? {
@@ -28,22 +23,30 @@ enum WatchedDirectory: Hashable, Sendable {
         }
     }
 
+    /// The root a directory lies under (`nil` for an ancestor, which lies above one).
+    var root: RootDirectory? {
+        switch self {
+        case .root(let root): root
+        case .folder(let source, _): source.root
+        case .projects, .sessions, .project, .sessionFolder, .subagents: .claude
+        case .ancestor: nil
+        }
+    }
+
     /// Whether `self` lies inside `other`'s directory (or is it).
     func isWithin(_ other: WatchedDirectory) -> Bool {
         switch (other, self) {
-        case (.claudeRoot, .claudeRoot), (.claudeRoot, .projects), (.claudeRoot, .project), (.claudeRoot, .sessions),
-            (.sessions, .sessions),
-            (.claudeRoot, .sessionFolder), (.claudeRoot, .subagents):
-            return true
+        case (.root(let a), _): return root == a
+        case (.folder(let s, let p), .folder(let t, let q)): return s == t && (p == q || q.hasPrefix(p + "/"))
         case (.projects, .projects), (.projects, .project), (.projects, .sessionFolder), (.projects, .subagents):
             return true
+        case (.sessions, .sessions): return true
         case (.project(let a), .project(let b)): return a == b
         case (.project(let a), .sessionFolder(let b, _)), (.project(let a), .subagents(let b, _)): return a == b
         case (.sessionFolder(let p, let s), .sessionFolder(let q, let t)),
             (.sessionFolder(let p, let s), .subagents(let q, let t)),
             (.subagents(let p, let s), .subagents(let q, let t)):
             return p == q && s == t
-        case (.happyRoot, .happyRoot), (.happyRoot, .happyLogs), (.happyLogs, .happyLogs): return true
         case (.ancestor(let a), .ancestor(let b)): return a == b
         default: return false
         }
@@ -117,9 +120,9 @@ struct WatchTable: Sendable {
             return inner.filter { descriptors[$0] != nil }
         case .sessionFolder(let project, let session):
             return [directory, .subagents(project: project, session: session)].filter { descriptors[$0] != nil }
-        case .subagents, .happyLogs, .ancestor, .sessions:
+        case .subagents, .ancestor, .sessions:
             return descriptors[directory] == nil ? [] : [directory]
-        case .claudeRoot, .projects, .happyRoot:
+        case .root, .projects, .folder:
             return descriptors.keys.filter { $0.isWithin(directory) }
         }
     }

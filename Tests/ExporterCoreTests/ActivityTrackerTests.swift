@@ -94,12 +94,12 @@ struct ActivityTrackerTests {
         await harness.tracker.start()
         let snapshot = harness.snapshot
         #expect(snapshot.sessions == 3)
-        #expect(snapshot.files.transcripts == 5)
-        #expect(snapshot.files.history == 1)
-        #expect(snapshot.files.happyLogs == 1)
-        #expect(snapshot.newest.transcripts?.time == at(9_700))
-        #expect(snapshot.newest.history?.time == at(9_300))
-        #expect(snapshot.newest.happyLogs?.time == at(9_995))
+        #expect(snapshot.files[.transcripts] == 5)
+        #expect(snapshot.files[.history] == 1)
+        #expect(snapshot.files[.happyLogs] == 1)
+        #expect(snapshot.newest[.transcripts]?.time == at(9_700))
+        #expect(snapshot.newest[.history]?.time == at(9_300))
+        #expect(snapshot.newest[.happyLogs]?.time == at(9_995))
         #expect(snapshot.healthy)
         #expect(snapshot.rescans == 1)
         let status = snapshot.status(at: harness.clock.now, idleTimeoutSeconds: 600, sources: [.transcripts, .history])
@@ -128,9 +128,9 @@ struct ActivityTrackerTests {
         }
         await harness.tracker.start()
         #expect(harness.snapshot.sessions == (0..<40).reduce(0) { $0 + $1 % 5 })
-        #expect(harness.snapshot.files.transcripts == harness.snapshot.sessions + 40)
-        #expect(harness.snapshot.newest.transcripts?.time == at(1_039))
-        #expect(harness.snapshot.newest.transcripts?.path == "\(projects)/-p39/session-0.jsonl")
+        #expect(harness.snapshot.files[.transcripts] == harness.snapshot.sessions + 40)
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(1_039))
+        #expect(harness.snapshot.newest[.transcripts]?.path == "\(projects)/-p39/session-0.jsonl")
     }
 
     @Test("Happy logs are exported but drive activity only when ACTIVITY_SOURCES names them")
@@ -144,7 +144,7 @@ struct ActivityTrackerTests {
             await harness.tracker.start()
             let status = harness.snapshot.status(at: harness.clock.now, idleTimeoutSeconds: 600, sources: sources)
             #expect(status.active == active)
-            #expect(harness.snapshot.newest.happyLogs?.time == at(9_990))
+            #expect(harness.snapshot.newest[.happyLogs]?.time == at(9_990))
         }
     }
 
@@ -154,7 +154,7 @@ struct ActivityTrackerTests {
         await harness.tracker.start()
         let status = harness.snapshot.status(at: at(9_600), idleTimeoutSeconds: 600, sources: [.transcripts])
         #expect(status == ActivityStatus(timestamp: 0, active: false, secondsSince: 600, source: nil))
-        #expect(harness.snapshot.files.transcripts == 0)
+        #expect(harness.snapshot.files[.transcripts] == 0)
     }
 
     @Test("Appends, new files, deletes and renames update the state at once")
@@ -168,7 +168,7 @@ struct ActivityTrackerTests {
 
         fs.touch("\(repo)/\(uuid1).jsonl", at(9_999))
         await harness.tracker.handle([harness.event(repo, "\(uuid1).jsonl", .modify)])
-        #expect(harness.snapshot.newest.transcripts?.time == at(9_999))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(9_999))
 
         fs.addFile("\(repo)/\(uuid2).jsonl", modified: at(10_000))
         await harness.tracker.handle([harness.event(repo, "\(uuid2).jsonl", .create)])
@@ -185,9 +185,9 @@ struct ActivityTrackerTests {
         fs.remove("\(repo)/\(uuid1).jsonl")
         await harness.tracker.handle([harness.event(repo, "\(uuid1).jsonl", .delete)])
         #expect(harness.snapshot.sessions == 1)
-        #expect(harness.snapshot.files.transcripts == 1)
+        #expect(harness.snapshot.files[.transcripts] == 1)
         // The newest activity never goes backwards, even when its file is deleted.
-        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(10_000))
         #expect(harness.snapshot.events == 6)
     }
 
@@ -250,7 +250,7 @@ struct ActivityTrackerTests {
         harness.fileSystem.remove(claude)
         await harness.tracker.handle([harness.event(claude, nil, .deleteSelf)])
         #expect(harness.snapshot.sessions == 0)
-        #expect(harness.snapshot.files.history == 0)
+        #expect(harness.snapshot.files[.history] == 0)
         #expect(!harness.registry.watchedPaths.contains(projects))
     }
 
@@ -400,11 +400,11 @@ struct ActivityTrackerTests {
         harness.fileSystem.addFile("\(repo)/\(uuid2).jsonl", modified: at(1_500))
         await harness.tracker.rescan()
         #expect(harness.snapshot.sessions == 2)
-        #expect(harness.snapshot.newest.transcripts?.time == at(1_500))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(1_500))
         for _ in 2..<ActivityTracker.deepRescanEvery { await harness.tracker.rescan() }
-        #expect(harness.snapshot.newest.transcripts?.time == at(1_500))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(1_500))
         await harness.tracker.rescan()
-        #expect(harness.snapshot.newest.transcripts?.time == at(2_000))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(2_000))
     }
 
     @Test("A watched folder whose modification time has not changed is not listed again by a periodic rescan")
@@ -434,7 +434,7 @@ struct ActivityTrackerTests {
         await harness.tracker.start()
         harness.fileSystem.touch("\(repo)/\(uuid1).jsonl", at(2_000))
         await harness.tracker.rescan()
-        #expect(harness.snapshot.newest.transcripts?.time == at(2_000))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(2_000))
     }
 
     @Test("A future modification time counts as now, once, and is logged once")
@@ -442,11 +442,11 @@ struct ActivityTrackerTests {
         let harness = Harness()
         harness.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(50_000))
         await harness.tracker.start()
-        #expect(harness.snapshot.newest.transcripts?.time == harness.clock.now)
+        #expect(harness.snapshot.newest[.transcripts]?.time == harness.clock.now)
         harness.clock.advance(seconds: 1_000)
         await harness.tracker.rescan()
         // Unchanged file: a rescan must not make it "now" again (that would keep the agent active forever).
-        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(10_000))
         #expect(harness.messages(.warning).filter { $0.contains("in the future") }.count == 1)
     }
 
@@ -459,12 +459,12 @@ struct ActivityTrackerTests {
         await harness.tracker.start()
         harness.fileSystem.addFile("\(folder)/subagents/agent-1.jsonl", modified: at(9_999))
         await harness.tracker.handle([harness.event(folder, "subagents", [.create, .isDirectory])])
-        #expect(harness.snapshot.newest.transcripts?.time == at(9_999))
-        #expect(harness.snapshot.files.transcripts == 2)
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(9_999))
+        #expect(harness.snapshot.files[.transcripts] == 2)
         #expect(harness.snapshot.sessions == 1)
         harness.fileSystem.touch("\(folder)/subagents/agent-1.jsonl", at(10_000))
         await harness.tracker.handle([harness.event("\(folder)/subagents", "agent-1.jsonl", .modify)])
-        #expect(harness.snapshot.newest.transcripts?.time == at(10_000))
+        #expect(harness.snapshot.newest[.transcripts]?.time == at(10_000))
     }
 
     @Test("Old session folders are not watched until their transcript changes")
@@ -477,7 +477,7 @@ struct ActivityTrackerTests {
         harness.clock.advance(seconds: 200_000)
         await harness.tracker.start()
         #expect(!harness.registry.watchedPaths.contains(folder))
-        #expect(harness.snapshot.files.transcripts == 2)
+        #expect(harness.snapshot.files[.transcripts] == 2)
 
         harness.fileSystem.touch("\(projects)/-repo/\(uuid1).jsonl", harness.clock.now)
         await harness.tracker.handle([harness.event("\(projects)/-repo", "\(uuid1).jsonl", .modify)])
@@ -571,7 +571,7 @@ struct RegistryTrackerTests {
         var snapshot = harness.store.snapshot
         #expect(snapshot.agentSessions(.busy) == 1)
         #expect(snapshot.agentSessions(.idle) == 1)
-        #expect(snapshot.files.status == 3)
+        #expect(snapshot.files[.status] == 3)
         #expect(snapshot.statusActive)
         let now = Timestamp(seconds: 123_456)
         #expect(snapshot.status(at: now, idleTimeoutSeconds: 600, sources: [.status]).timestamp == 123_456)
@@ -586,7 +586,7 @@ struct RegistryTrackerTests {
         await tracker.handle([harness.event(sessions, "10.json", .modify)])
         snapshot = harness.store.snapshot
         #expect(snapshot.agentSessions(.idle) == 2 && !snapshot.statusActive)
-        #expect(snapshot.newest.status?.time == harness.clock.now)
+        #expect(snapshot.newest[.status]?.time == harness.clock.now)
         processes.exit(10)
         await tracker.rescan()
         #expect(harness.store.snapshot.agentSessions(.idle) == 1)
@@ -640,7 +640,7 @@ struct RegistryTrackerTests {
         harness.fileSystem.remove("\(sessions)/10.json")
         await tracker.handle([harness.event(sessions, "10.json", .delete)])
         #expect(harness.store.snapshot.agentSessions(.shell) == 0)
-        #expect(harness.store.snapshot.files.status == 0)
+        #expect(harness.store.snapshot.files[.status] == 0)
     }
 
     @Test("Each live process counts once, whatever number of files name it; this exporter never counts")
@@ -663,7 +663,7 @@ struct RegistryTrackerTests {
         #expect(snapshot.agentSessions(.busy) == 0)
         #expect(snapshot.agentSessions(.waiting) == 1)
         #expect(snapshot.liveSessions.map(\.pid) == [10])
-        #expect(snapshot.files.status == 102)
+        #expect(snapshot.files[.status] == 102)
         // Its newest file removed, the next newest speaks; all removed, it is gone.
         harness.fileSystem.remove("\(sessions)/10.json")
         await tracker.handle([harness.event(sessions, "10.json", .delete)])
@@ -702,7 +702,7 @@ struct RegistryTrackerTests {
             }
             // No process is live, so no 1-second liveness check runs while the costs are counted.
             await tracker.start()
-            #expect(harness.store.snapshot.files.status == count)
+            #expect(harness.store.snapshot.files[.status] == count)
             let reads = harness.fileSystem.readCount
             let lookups = processes.lookupCount
             harness.fileSystem.writeFile("\(sessions)/11.json", registryFile(pid: 11, status: "busy"))
@@ -735,13 +735,13 @@ struct RegistryTrackerTests {
         }
         await tracker.start()
         await tracker.rescan()
-        #expect(harness.store.snapshot.files.status == limit)
+        #expect(harness.store.snapshot.files[.status] == limit)
         let warnings = harness.logs.entries.filter { $0.message.description.contains("more files than are tracked") }
         #expect(warnings.count == 1)
         // Room again once files go: the next rescan takes the ones left out.
         for pid in 0..<20 { harness.fileSystem.remove("\(sessions)/\(100_000 + pid).json") }
         await tracker.rescan()
-        #expect(harness.store.snapshot.files.status == limit - 10)
+        #expect(harness.store.snapshot.files[.status] == limit - 10)
     }
 
     @Test("A failed process look-up keeps a live entry counted; the next check that can tell decides")
@@ -773,7 +773,7 @@ struct RegistryTrackerTests {
         harness.fileSystem.replace("\(sessions)/10.json", kind: .other)
         await tracker.handle([harness.event(sessions, "10.json", .create)])
         #expect(harness.store.snapshot.agentSessions(.busy) == 0)
-        #expect(harness.store.snapshot.files.status == 0)
+        #expect(harness.store.snapshot.files[.status] == 0)
         for _ in 0..<3 { await tracker.rescan() }
         #expect(
             harness.logs.entries.filter { $0.message.description.contains("cannot read session registry") }.count == 1

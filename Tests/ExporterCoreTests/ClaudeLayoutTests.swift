@@ -50,10 +50,14 @@ struct ClaudeLayoutTests {
 
     @Test("Happy logs are visible *.log files")
     func happyLogs() {
-        #expect(ClaudeLayout.isHappyLog("2026-11-25-12-00-00-pid-123.log"))
-        #expect(!ClaudeLayout.isHappyLog(".x.log"))
-        #expect(!ClaudeLayout.isHappyLog("x.log.1"))
-        #expect(!ClaudeLayout.isHappyLog(".log"))
+        guard case .files(let pattern) = ActivitySource.happyLogs.layout else {
+            Issue.record("happy_logs is declared as a file pattern")
+            return
+        }
+        #expect(pattern.files.matches("2026-11-25-12-00-00-pid-123.log"))
+        #expect(!pattern.files.matches(".x.log"))
+        #expect(!pattern.files.matches("x.log.1"))
+        #expect(!pattern.files.matches(".log"))
     }
 
     @Test("Session folders are UUID-named")

@@ -10,7 +10,7 @@ struct DrainTests {
     private func snapshot(activityAge: Int64?, session: AgentStatus? = nil) -> ActivitySnapshot {
         var snapshot = ActivitySnapshot(startTime: .zero)
         if let activityAge {
-            snapshot.newest.transcripts = Activity(time: Timestamp(seconds: 10_000 - activityAge), path: "/t.jsonl")
+            snapshot.newest[.transcripts] = Activity(time: Timestamp(seconds: 10_000 - activityAge), path: "/t.jsonl")
         }
         if let session {
             snapshot.liveSessions = [
@@ -57,7 +57,7 @@ struct DrainTests {
     @Test("A session that just left its turn holds the drain for the quiet period (the status source's time)")
     func statusQuiet() {
         var snapshot = snapshot(activityAge: 3600, session: .idle)
-        snapshot.newest.status = Activity(time: Timestamp(seconds: 10_000 - 5), path: "/sessions/42.json")
+        snapshot.newest[.status] = Activity(time: Timestamp(seconds: 10_000 - 5), path: "/sessions/42.json")
         guard case .waiting(let reason) = evaluate(snapshot) else {
             Issue.record("ready 5 s after the turn ended")
             return

@@ -25,16 +25,16 @@ private let process = ProcessStatistics(
 
 private func sampleSnapshot() -> ActivitySnapshot {
     var snapshot = ActivitySnapshot(startTime: Timestamp(seconds: 1_700_000_000))
-    snapshot.newest.transcripts = Activity(
+    snapshot.newest[.transcripts] = Activity(
         time: Timestamp(seconds: 1_700_000_100, nanoseconds: 500_000_000),
         path: "/t"
     )
-    snapshot.newest.history = Activity(time: Timestamp(seconds: 1_700_000_050), path: "/h")
-    snapshot.newest.happyLogs = Activity(time: Timestamp(seconds: 1_700_000_190), path: "/l")
+    snapshot.newest[.history] = Activity(time: Timestamp(seconds: 1_700_000_050), path: "/h")
+    snapshot.newest[.happyLogs] = Activity(time: Timestamp(seconds: 1_700_000_190), path: "/l")
     snapshot.files = PerSource(repeating: 0)
-    snapshot.files.transcripts = 4
-    snapshot.files.history = 1
-    snapshot.files.happyLogs = 2
+    snapshot.files[.transcripts] = 4
+    snapshot.files[.history] = 1
+    snapshot.files[.happyLogs] = 2
     snapshot.sessions = 3
     snapshot.watches = 7
     snapshot.events = 42
