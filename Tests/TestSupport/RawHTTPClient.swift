@@ -108,10 +108,12 @@ public final class RawHTTPClient: Sendable {
         return HTTPTestResponse(status: status, headers: headers, bytes: body)
     }
 
-    /// Whether the server has closed the connection (reads EOF within the timeout).
+    /// Whether the server has closed the connection within the timeout: EOF, or a reset (what a close with
+    /// unread request bytes in the server's buffer sends).
     public func isClosedByPeer() -> Bool {
         var byte: UInt8 = 0
-        return receive(&byte, 1) == 0
+        let result = receive(&byte, 1)
+        return result == 0 || (result < 0 && errno == ECONNRESET)
     }
 
     /// One GET on a fresh connection.
