@@ -5,6 +5,36 @@ import Platform
 import Glibc
 #endif
 
+/// The calls the reader's thread makes: the kernel's, or in tests ones scripted to overflow or fail. `EINTR` is
+/// retried here; a failure is thrown as an ``Errno`` naming the call.
+struct ReaderCalls: Sendable {
+    var rawPoll: @Sendable (_ fds: UnsafeMutablePointer<pollfd>, _ count: UInt, _ timeout: Int32) -> Int32
+    var rawRead: @Sendable (_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int
+
+    static let system = ReaderCalls(
+        rawPoll: { Glibc.poll($0, $1, $2) },
+        rawRead: { Glibc.read($0, $1, $2) }
+    )
+
+    /// Descriptors ready (0: timed out).
+    func poll(_ fds: inout [pollfd], timeout: Int32) throws(Errno) -> Int32 {
+        let count = UInt(fds.count)
+        return try fds.withUnsafeMutableBufferPointer { buffer throws(Errno) in
+            try Syscall.retrying("poll") { rawPoll(buffer.baseAddress!, count, timeout) }
+        }
+    }
+
+    /// Bytes read; `nil` when nothing is queued (`EAGAIN`: the descriptor is non-blocking).
+    func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+        do {
+            return try Syscall.retrying("read") { rawRead(fd, buffer.baseAddress!, buffer.count) }
+        } catch {
+            if error.code == EAGAIN || error.code == EWOULDBLOCK { return nil }
+            throw error
+        }
+    }
+}
+
 /// Reads an ``Inotify`` instance on a thread of its own and delivers the events as an `AsyncSequence`
 /// of batches.
 ///
@@ -26,6 +56,7 @@ public final class InotifyReader: Sendable {
     private let inotifyDescriptor: Int32
     private let thread: WakeableThread
     private let coalescingNanoseconds: UInt64
+    private let calls: ReaderCalls
 
     /// Creates a reader of `inotify`. Call ``start()`` to begin reading.
     public convenience init(
@@ -41,13 +72,16 @@ public final class InotifyReader: Sendable {
         )
     }
 
-    /// A reader of a raw descriptor that something else keeps open (tests hand it one that is not open).
+    /// A reader of a raw descriptor that something else keeps open (tests hand it one that is not open), whose
+    /// system calls go through `calls` (tests script them).
     init(
         descriptor: Int32,
         owner: Inotify? = nil,
         bufferedBatches: Int = 4096,
-        coalescingInterval: Double = 0.005
+        coalescingInterval: Double = 0.005,
+        calls: ReaderCalls = .system
     ) throws(Errno) {
+        self.calls = calls
         inotify = owner
         inotifyDescriptor = descriptor
         coalescingNanoseconds = UInt64(max(0, coalescingInterval) * 1e9)
@@ -64,8 +98,10 @@ public final class InotifyReader: Sendable {
         let wakeDescriptor = thread.wakeDescriptor
         let continuation = continuation
         let interval = coalescingNanoseconds
+        let calls = calls
         thread.start(name: "inotify-reader") {
             Self.readLoop(
+                calls: calls,
                 inotify: inotifyDescriptor,
                 wake: wakeDescriptor,
                 interval: interval,
@@ -84,6 +120,7 @@ public final class InotifyReader: Sendable {
     private static let maximumBatch = 16384
 
     private static func readLoop(
+        calls: ReaderCalls,
         inotify: Int32,
         wake: Int32,
         interval: UInt64,
@@ -102,16 +139,17 @@ public final class InotifyReader: Sendable {
             // Within the coalescing window after a delivery, wait for the window's end (or a stop) only.
             let now = MonotonicClock.nanoseconds()
             if now < nextDelivery {
-                var wakeOnly = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+                var wakeOnly = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
                 let milliseconds = Int32((nextDelivery - now + 999_999) / 1_000_000)
-                if poll(&wakeOnly, 1, milliseconds) > 0 && wakeOnly.revents != 0 { return }
+                if (try? calls.poll(&wakeOnly, timeout: milliseconds)) ?? 0 > 0 && wakeOnly[0].revents != 0 { return }
                 if MonotonicClock.nanoseconds() < nextDelivery { continue }
             }
             fds[0].revents = 0
             fds[1].revents = 0
             // While an overflow notice is waiting for room in the stream, poll with a timeout so it is retried.
-            let ready = poll(&fds, 2, pendingOverflow ? 10 : -1)
-            if ready < 0 && errno != EINTR {
+            do {
+                _ = try calls.poll(&fds, timeout: pendingOverflow ? 10 : -1)
+            } catch {
                 // Cannot wait any more: end the stream, so the consumer knows events stopped.
                 continuation.finish()
                 return
@@ -129,10 +167,11 @@ public final class InotifyReader: Sendable {
             // Everything queued now, in one batch (the descriptor is non-blocking: EAGAIN ends it).
             var batch: [InotifyEvent] = []
             while batch.count < maximumBatch {
-                let count = read(inotify, buffer.baseAddress, buffer.count)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN { break }
+                let count: Int
+                do {
+                    guard let read = try calls.read(inotify, buffer) else { break }
+                    count = read
+                } catch {
                     // The instance is broken: end the stream, so the consumer knows events stopped.
                     continuation.finish()
                     return
