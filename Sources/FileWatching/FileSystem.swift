@@ -151,7 +151,8 @@ public struct LocalFileSystem: FileSystem {
                     return body(DirectoryEntry(nameBytes: name, kind: kind))
                 }
                 var info = stat()
-                guard fstatat(descriptor, cName, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) == 0 else {
+                let flags = followingLinks ? 0 : AT_SYMLINK_NOFOLLOW
+                guard (try? Syscall.retrying("fstatat", { fstatat(descriptor, cName, &info, flags) })) != nil else {
                     // Vanished since readdir (skip it), or a dangling link (report it as "other").
                     if resolve { body(DirectoryEntry(nameBytes: name, kind: .other)) }
                     return

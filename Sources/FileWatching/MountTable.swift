@@ -41,11 +41,10 @@ public final class MountTableMonitor: Sendable {
             while true {
                 fds[0].revents = 0
                 fds[1].revents = 0
-                let ready = poll(&fds, 2, -1)
-                if ready < 0 {
-                    if errno == EINTR { continue }
-                    break
+                let polled = fds.withUnsafeMutableBufferPointer { buffer in
+                    try? Syscall.retrying("poll") { poll(buffer.baseAddress, 2, -1) }
                 }
+                guard polled != nil else { break }
                 if fds[1].revents != 0 { break }
                 // POLLNVAL: the descriptor is gone; nothing more can be learnt from it.
                 if fds[0].revents & Int16(POLLNVAL) != 0 { break }

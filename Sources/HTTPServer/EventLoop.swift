@@ -157,7 +157,7 @@ final class EventLoop: @unchecked Sendable {
 
     func beginStopping(_ now: UInt64) {
         var value: UInt64 = 0
-        _ = read(wake, &value, 8)
+        _ = try? Syscall.retrying("read") { read(wake, &value, 8) }
         guard !stopping else { return }
         stopping = true
         stopDeadline = now + UInt64(configuration.shutdownGracePeriod * 1_000_000_000)

@@ -46,9 +46,8 @@ public final class UnixSignals: Sendable {
         _ = PlatformThread(name: "signals") {
             while true {
                 var byte: UInt8 = 0
-                let count = read(readEnd, &byte, 1)
-                if count == 1 { continuation.yield(Int32(byte)) }
-                if count == 0 || (count < 0 && errno != EINTR) { return }
+                guard let count = try? Syscall.retrying("read", { read(readEnd, &byte, 1) }), count == 1 else { return }
+                continuation.yield(Int32(byte))
             }
         }
         return UnixSignals(signals: stream)

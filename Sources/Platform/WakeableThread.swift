@@ -28,7 +28,7 @@ public final class WakeableThread: Sendable {
     /// Wakes the loop and waits for its thread to end (at once if it was never started).
     public func stop() {
         var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, 8)
+        _ = try? Syscall.retrying("write") { write(wakeDescriptor, &one, 8) }
         thread.withLock { thread in
             defer { thread = nil }
             return thread
