@@ -14,6 +14,8 @@ public struct ActivitySnapshot: Sendable, Equatable {
     public var sessions = 0
     /// False while the Claude directory exists but cannot be read.
     public var healthy = true
+    /// Whether each ``RootDirectory`` (by index) exists as a directory; false until the first scan has looked.
+    public var directoriesPresent = [Bool](repeating: false, count: RootDirectory.allCases.count)
     /// Directories under inotify watch.
     public var watches = 0
     public var watchErrors: UInt64 = 0

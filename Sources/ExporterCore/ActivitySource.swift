@@ -1,124 +1,155 @@
 /// A directory an agent keeps its state in, declared once: the configuration takes its setting, flag, default and
 /// `--help` line from here, and the tracker watches and scans it (awaiting it while it does not exist).
+///
+/// A value is a small handle (an index into ``declarations``), so the watch table and the per-event paths copy a
+/// word, not the declaration.
 public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
-    /// Short name, used in logs (`claude`, `happy`).
-    public let name: String
-    /// Position in ``allCases``: values per root are stored by it.
+    /// Position in ``allCases`` and ``declarations``: values per root are stored by it.
     public let index: Int
-    /// The environment variable that sets it, e.g. `CLAUDE_DIR`.
-    public let variable: String
-    /// A second variable read when ``variable`` is unset (the agent's own name for it).
-    public let fallbackVariable: String?
-    public let flag: String
-    public let defaultPath: String
-    /// What it is, for `--help`: "Claude Code's directory".
-    public let summary: String
 
-    public static let claude = RootDirectory(
-        name: "claude",
-        index: 0,
-        variable: "CLAUDE_DIR",
-        fallbackVariable: "CLAUDE_CONFIG_DIR",
-        flag: "--claude-dir",
-        defaultPath: "/home/agent/.claude",
-        summary: "Claude Code's directory"
-    )
-    public static let happy = RootDirectory(
-        name: "happy",
-        index: 1,
-        variable: "HAPPY_DIR",
-        fallbackVariable: "HAPPY_HOME_DIR",
-        flag: "--happy-dir",
-        defaultPath: "/home/agent/.happy",
-        summary: "Happy CLI's directory"
-    )
+    struct Declaration: Sendable {
+        /// Short name, used in logs and as the `directory` label (`claude`, `happy`).
+        var name: String
+        /// The environment variable that sets it, e.g. `CLAUDE_DIR`.
+        var variable: String
+        /// A second variable read when ``variable`` is unset (the agent's own name for it).
+        var fallbackVariable: String?
+        var flag: String
+        var defaultPath: String
+        /// What it is, for `--help`: "Claude Code's directory".
+        var summary: String
+        /// Whose directory it is, for the message while it is missing: "Claude Code".
+        var agent: String
+        /// Whether a directory that exists but cannot be listed makes the exporter unhealthy.
+        var unreadableIsUnhealthy: Bool
+    }
+
+    /// The roots, by index. Adding one is an entry here, and a static name below.
+    static let declarations: [Declaration] = [
+        Declaration(
+            name: "claude",
+            variable: "CLAUDE_DIR",
+            fallbackVariable: "CLAUDE_CONFIG_DIR",
+            flag: "--claude-dir",
+            defaultPath: "/home/agent/.claude",
+            summary: "Claude Code's directory",
+            agent: "Claude Code",
+            unreadableIsUnhealthy: true
+        ),
+        Declaration(
+            name: "happy",
+            variable: "HAPPY_DIR",
+            fallbackVariable: "HAPPY_HOME_DIR",
+            flag: "--happy-dir",
+            defaultPath: "/home/agent/.happy",
+            summary: "Happy CLI's directory",
+            agent: "Happy",
+            unreadableIsUnhealthy: false
+        ),
+    ]
+
+    public static let claude = RootDirectory(index: 0)
+    public static let happy = RootDirectory(index: 1)
 
     /// Every root, in ``index`` order.
-    public static let allCases: [RootDirectory] = [claude, happy]
+    public static let allCases: [RootDirectory] = declarations.indices.map(RootDirectory.init(index:))
+
+    private var declaration: Declaration { Self.declarations[index] }
+    public var name: String { declaration.name }
+    public var variable: String { declaration.variable }
+    public var fallbackVariable: String? { declaration.fallbackVariable }
+    public var flag: String { declaration.flag }
+    public var defaultPath: String { declaration.defaultPath }
+    public var summary: String { declaration.summary }
+    public var agent: String { declaration.agent }
+    public var unreadableIsUnhealthy: Bool { declaration.unreadableIsUnhealthy }
+
+    /// What the log, `/` and the status line say while it does not exist.
+    public func waitingMessage(path: String) -> String {
+        "waiting for \(path) to be created; set \(variable) if \(agent) keeps it elsewhere"
+    }
 
     public var description: String { name }
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.index == rhs.index }
-    public func hash(into hasher: inout Hasher) { hasher.combine(index) }
 }
 
 /// Where activity is read from, declared once: the tracker, the watches, `ACTIVITY_SOURCES` and its `--help`
-/// text, and the per-source metrics all follow from ``allCases``. Adding a source is one declaration here
-/// (a root and a layout) plus its tests.
+/// text, and the per-source metrics all follow from ``declarations``. Adding a source is one entry there (a name,
+/// a root and a layout) and its static name, plus its tests.
 ///
-/// The ``rawValue`` is the `source` label and the word in `ACTIVITY_SOURCES`: a contract with users' rules.
+/// The ``rawValue`` is the `source` label and the word in `ACTIVITY_SOURCES`: a contract with users' rules. A value
+/// is a small handle (an index into ``declarations``).
 public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
-    public let rawValue: String
-    /// Position in ``allCases``: values per source are stored by it (``PerSource``).
+    /// Position in ``allCases`` and ``declarations``: values per source are stored by it (``PerSource``).
     public let index: Int
-    /// The directory it lives under.
-    public let root: RootDirectory
-    /// Which folders under the root hold its files, and which files count.
-    public let layout: SourceLayout
-    /// Whether it is in the default `ACTIVITY_SOURCES` (drives the contract metrics).
-    public let drivesByDefault: Bool
 
-    /// Transcript files of sessions and subagents: `projects/<slug>/*.jsonl` and
-    /// `projects/<slug>/<uuid>/subagents/*.jsonl`.
-    public static let transcripts = ActivitySource(
-        rawValue: "transcripts",
-        index: 0,
-        root: .claude,
-        layout: .claudeProjects,
-        drivesByDefault: true
-    )
-    /// `$CLAUDE_DIR/history.jsonl`: one line per prompt typed.
-    public static let history = ActivitySource(
-        rawValue: "history",
-        index: 1,
-        root: .claude,
-        layout: .files(FilePattern(folders: [], files: .named(ClaudeLayout.history))),
-        drivesByDefault: true
-    )
-    /// `$HAPPY_DIR/logs/*.log`. Happy writes these every few seconds even while the agent is idle,
-    /// so by default this source is exported but does not drive activity.
-    public static let happyLogs = ActivitySource(
-        rawValue: "happy_logs",
-        index: 2,
-        root: .happy,
-        layout: .files(FilePattern(folders: [.named(ClaudeLayout.happyLogs)], files: .suffix(".log"))),
-        drivesByDefault: false
-    )
-    /// Claude Code's live session registry, `$CLAUDE_DIR/sessions/<pid>.json`: a running Claude Code process
-    /// whose status is `busy` or `waiting` is activity for as long as it stays so.
-    public static let status = ActivitySource(
-        rawValue: "status",
-        index: 3,
-        root: .claude,
-        layout: .sessionRegistry,
-        drivesByDefault: true
-    )
+    struct Declaration: Sendable {
+        var name: String
+        /// The directory it lives under.
+        var root: RootDirectory
+        /// Which folders under the root hold its files, and which files count.
+        var layout: SourceLayout
+        /// Whether it is in the default `ACTIVITY_SOURCES` (drives the contract metrics).
+        var drivesByDefault: Bool
+    }
+
+    /// The sources, by index.
+    static let declarations: [Declaration] = [
+        // Transcript files of sessions and subagents: `projects/<slug>/*.jsonl` and
+        // `projects/<slug>/<uuid>/subagents/*.jsonl`.
+        Declaration(name: "transcripts", root: .claude, layout: .claudeProjects, drivesByDefault: true),
+        // `$CLAUDE_DIR/history.jsonl`: one line per prompt typed.
+        Declaration(
+            name: "history",
+            root: .claude,
+            layout: .files(FilePattern(folders: [], files: .named(ClaudeLayout.history))),
+            drivesByDefault: true
+        ),
+        // `$HAPPY_DIR/logs/*.log`. Happy writes these every few seconds even while the agent is idle, so by default
+        // this source is exported but does not drive activity.
+        Declaration(
+            name: "happy_logs",
+            root: .happy,
+            layout: .files(FilePattern(folders: [.named(ClaudeLayout.happyLogs)], files: .suffix(".log"))),
+            drivesByDefault: false
+        ),
+        // Claude Code's live session registry, `$CLAUDE_DIR/sessions/<pid>.json`: a running Claude Code process whose
+        // status is `busy` or `waiting` is activity for as long as it stays so.
+        Declaration(name: "status", root: .claude, layout: .sessionRegistry, drivesByDefault: true),
+    ]
+
+    public static let transcripts = ActivitySource(index: 0)
+    public static let history = ActivitySource(index: 1)
+    public static let happyLogs = ActivitySource(index: 2)
+    public static let status = ActivitySource(index: 3)
 
     /// Every source, in ``index`` order (the order of the per-source metrics).
-    public static let allCases: [ActivitySource] = [transcripts, history, happyLogs, status]
+    public static let allCases: [ActivitySource] = declarations.indices.map(ActivitySource.init(index:))
 
     /// The sources that drive the contract metrics unless `ACTIVITY_SOURCES` says otherwise.
     public static let defaultDriving = Set(allCases.filter(\.drivesByDefault))
 
+    private static let byRoot: [[ActivitySource]] = RootDirectory.allCases.map { root in
+        allCases.filter { $0.root == root }
+    }
+
     /// The sources that live under `root`.
-    public static func sources(under root: RootDirectory) -> [ActivitySource] { allCases.filter { $0.root == root } }
+    public static func sources(under root: RootDirectory) -> [ActivitySource] { byRoot[root.index] }
 
     /// The source named `rawValue` (the `source` label), if any.
     public init?(rawValue: String) {
-        guard let source = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
-        self = source
+        guard let index = Self.declarations.firstIndex(where: { $0.name == rawValue }) else { return nil }
+        self.index = index
     }
 
-    init(rawValue: String, index: Int, root: RootDirectory, layout: SourceLayout, drivesByDefault: Bool) {
-        self.rawValue = rawValue
-        self.index = index
-        self.root = root
-        self.layout = layout
-        self.drivesByDefault = drivesByDefault
-    }
+    init(index: Int) { self.index = index }
+
+    private var declaration: Declaration { Self.declarations[index] }
+    public var rawValue: String { declaration.name }
+    public var root: RootDirectory { declaration.root }
+    public var layout: SourceLayout { declaration.layout }
+    public var drivesByDefault: Bool { declaration.drivesByDefault }
 
     public var description: String { rawValue }
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.index == rhs.index }
-    public func hash(into hasher: inout Hasher) { hasher.combine(index) }
 }
 
 /// How a source's files are found under its root.

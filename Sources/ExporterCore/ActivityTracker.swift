@@ -36,6 +36,8 @@ public actor ActivityTracker {
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
     private var relevantMounts: Set<MountTableMonitor.Mount>?
     private var periodicScans = 0
+    /// Whether each root was there at the last look (`nil` before the first), to log only changes.
+    private var rootsPresent = [Bool?](repeating: nil, count: RootDirectory.allCases.count)
 
     /// Every this many periodic rescans, one stats every file even in watched directories.
     static let deepRescanEvery = 10
@@ -226,25 +228,29 @@ public actor ActivityTracker {
         } catch {
             if error.isMissing { return rootMissing(root) }
             // The parent is not searchable: the directory may exist, we cannot tell.
-            if root == .claude { context.setClaudeReadable(false, path: path, error: error) }
+            if root.unreadableIsUnhealthy { context.setClaudeReadable(false, path: path, error: error) }
             return
         }
         if ancestors.removeValue(forKey: root) != nil { context.unwatch(.ancestor(root)) }
+        // Only a watch in place before this scan is trusted (a new one may have missed changes).
+        let trusted = context.trusts(.root(root))
         guard context.watch(.root(root), path) != .vanished else { return rootMissing(root) }
-        // Listed once, so that a directory that exists but cannot be read is known (Claude's: unhealthy).
-        do {
-            try context.fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.never) { _ in }
-        } catch {
-            if error.isMissing { return rootMissing(root) }
-            if root == .claude { context.setClaudeReadable(false, path: path, error: error) }
-            return context.logUnreadable(path, error)
+        if root.unreadableIsUnhealthy {
+            // Listed once, so that a directory that exists but cannot be read is known: unhealthy.
+            do {
+                try context.fileSystem.forEachEntry(in: path, wantsStatus: ClaudeLayout.never) { _ in }
+            } catch {
+                if error.isMissing { return rootMissing(root) }
+                return context.setClaudeReadable(false, path: path, error: error)
+            }
+            context.setClaudeReadable(true, path: path, error: nil)
         }
-        if root == .claude { context.setClaudeReadable(true, path: path, error: nil) }
+        setPresent(true, root)
         for source in ActivitySource.sources(under: root) {
             switch source.layout {
             case .claudeProjects: projects.scan()
             case .sessionRegistry: registry.scan(into: &snapshot)
-            case .files: patterns[source.index]?.scan()
+            case .files: patterns[source.index]?.scan(rootTrusted: trusted)
             }
         }
     }
@@ -259,7 +265,10 @@ public actor ActivityTracker {
             case .files: patterns[source.index]?.removeAll()
             }
         }
-        if root == .claude { context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem) }
+        if root.unreadableIsUnhealthy {
+            context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem)
+        }
+        setPresent(false, root)
         // Watch the nearest existing parent for the next component towards the root.
         var child = context.path(of: root)
         var parent = parentPath(child)
@@ -282,6 +291,24 @@ public actor ActivityTracker {
             "waiting for directory to appear",
             metadata: ["path": "\(context.path(of: root))", "watching": "\(parent)"]
         )
+    }
+
+    /// Records whether a root is there, and says so when that changes (at startup either way): a missing root is
+    /// the usual reason for metrics that stay 0, so it is a warning when any of its sources drives activity.
+    private func setPresent(_ present: Bool, _ root: RootDirectory) {
+        snapshot.directoriesPresent[root.index] = present
+        guard rootsPresent[root.index] != present else { return }
+        let first = rootsPresent[root.index] == nil
+        rootsPresent[root.index] = present
+        let path = context.path(of: root)
+        let metadata: Logger.Metadata = ["path": "\(path)", "setting": "\(root.variable)"]
+        if present {
+            if !first { logger.notice("directory appeared; watching it", metadata: metadata) }
+        } else if ActivitySource.sources(under: root).contains(where: settings.drivingSources.contains) {
+            logger.warning("\(root.waitingMessage(path: path))", metadata: metadata)
+        } else {
+            logger.notice("\(root.waitingMessage(path: path))", metadata: metadata)
+        }
     }
 
     // MARK: - Events

@@ -77,6 +77,7 @@ public struct MetricsRenderer: Sendable {
                 case .sessions: Double(snapshot.sessions)
                 case .minutesSince: status.secondsSince / 60
                 case .healthy: snapshot.healthy ? 1 : 0
+                case .directoryPresent(let root): snapshot.directoriesPresent[root.index] ? 1 : 0
                 case .sourceActivity(let source): snapshot.sourceTime(source, at: now)
                 case .agentSessions(let status): Double(snapshot.agentSessions(status))
                 case .files(let source): Double(snapshot.files[source])
@@ -103,6 +104,7 @@ public struct MetricsRenderer: Sendable {
     /// What a sample's value is.
     enum Slot: Sendable {
         case lastActivity, active, sessions, minutesSince, healthy
+        case directoryPresent(RootDirectory)
         case sourceActivity(ActivitySource)
         case files(ActivitySource)
         case agentSessions(AgentStatus)
@@ -159,6 +161,19 @@ public struct MetricsRenderer: Sendable {
             "1 while the Claude directory can be read or does not exist yet; 0 when it exists but cannot be read."
         )
         t.sample("claude_exporter_healthy", "{\(podLabel)}", .healthy)
+        t.family(
+            "claude_exporter_directory_present",
+            "1 if the directory exists, else 0 (while it is missing, the metrics of its sources stay 0): "
+                + RootDirectory.allCases.map { "directory=\"\($0.name)\" is \($0.variable)" }.joined(separator: ", ")
+                + "."
+        )
+        for root in RootDirectory.allCases {
+            t.sample(
+                "claude_exporter_directory_present",
+                "{\(podLabel),directory=\"\(root.name)\"}",
+                .directoryPresent(root)
+            )
+        }
         t.family(
             "claude_source_last_activity_timestamp_seconds",
             "Unix time of the newest activity per source, whether or not the source is in ACTIVITY_SOURCES "

@@ -11,6 +11,8 @@ final class PatternScanner {
     private let context: ScanContext
     /// The matching files of each folder at the pattern's last step, by name hash.
     private var folders: [String: Set<UInt64>] = [:]
+    /// Every folder below the root that was scanned and is there, at any depth.
+    private var known: Set<String> = []
 
     init(source: ActivitySource, pattern: FilePattern, context: ScanContext) {
         self.source = source
@@ -34,15 +36,17 @@ final class PatternScanner {
         folder.isEmpty ? name : folder + "/" + name
     }
 
-    /// Scans everything from the root down (the root exists and is watched by the tracker).
-    func scan() {
-        scanFolder("")
+    /// Scans everything from the root down (the root exists and is watched by the tracker). `rootTrusted`: the
+    /// root's watch was in place before this scan (see ``ScanContext/trusts(_:)``).
+    func scan(rootTrusted: Bool) {
+        scanFolder("", trusted: rootTrusted)
         publishCount()
     }
 
     /// The root is gone: forgets every file (the tracker drops the watches under it).
     func removeAll() {
         folders.removeAll()
+        known.removeAll()
         publishCount()
     }
 
@@ -60,8 +64,7 @@ final class PatternScanner {
                 folders[folder]?.remove(hash)
             }
         } else if structural, accepts(name, atStep: depth) {
-            let child = Self.child(folder, name)
-            if context.isDirectory(absolute(child)) { scanFolder(child) } else { drop(child) }
+            look(at: Self.child(folder, name))
         } else {
             return
         }
@@ -71,7 +74,7 @@ final class PatternScanner {
     /// A watch of this source ended (its folder was deleted, moved or unmounted): looks again.
     func watchEnded(_ folder: String) {
         context.unwatchTree(watched(folder))
-        scanFolder(folder)
+        look(at: folder)
         publishCount()
     }
 
@@ -82,16 +85,33 @@ final class PatternScanner {
         }
     }
 
+    /// Scans `folder` if it is a directory, forgets it if it is not there (or not a directory), and keeps what was
+    /// known of it if it cannot be looked at (logged).
+    private func look(at folder: String) {
+        do {
+            if try context.fileSystem.status(of: absolute(folder)).kind == .directory {
+                scanFolder(folder)
+            } else {
+                drop(folder)
+            }
+        } catch {
+            if error.isMissing { return drop(folder) }
+            context.logUnreadable(absolute(folder), error)
+        }
+    }
+
     /// Watches and lists `folder`, and the folders below it that the pattern reaches.
-    private func scanFolder(_ folder: String) {
+    private func scanFolder(_ folder: String, trusted rootTrusted: Bool = false) {
         let depth = Self.depth(of: folder)
-        let trusted = context.trusts(watched(folder))
-        if depth > 0, context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
+        let trusted = depth == 0 ? rootTrusted : context.trusts(watched(folder))
+        if depth > 0 {
+            if context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
+            known.insert(folder)
+        }
         if depth == pattern.folders.count { return listFiles(folder, trusted: trusted) }
         switch pattern.folders[depth] {
         case .named(let name):
-            let child = Self.child(folder, name)
-            if context.isDirectory(absolute(child)) { scanFolder(child) } else { drop(child) }
+            look(at: Self.child(folder, name))
         case .matching(let rule):
             var children: [String] = []
             do {
@@ -103,13 +123,14 @@ final class PatternScanner {
                 return context.logUnreadable(absolute(folder), error)
             }
             let present = Set(children.map { Self.child(folder, $0) })
-            let prefix = folder.isEmpty ? "" : folder + "/"
-            for known in folders.keys where known.hasPrefix(prefix) {
-                let next = known.dropFirst(prefix.count).split(separator: "/", maxSplits: 1).first.map(String.init)
-                if let next, !present.contains(Self.child(folder, next)) { drop(Self.child(folder, next)) }
-            }
+            for child in known where Self.parent(of: child) == folder && !present.contains(child) { drop(child) }
             for child in children { scanFolder(Self.child(folder, child)) }
         }
+    }
+
+    private static func parent(of folder: String) -> String {
+        guard let slash = folder.lastIndex(of: "/") else { return "" }
+        return String(folder[..<slash])
     }
 
     private func listFiles(_ folder: String, trusted: Bool) {
@@ -132,9 +153,9 @@ final class PatternScanner {
     private func drop(_ folder: String) {
         if !folder.isEmpty { context.unwatchTree(watched(folder)) }
         let prefix = folder + "/"
-        for known in Array(folders.keys) where folder.isEmpty || known == folder || known.hasPrefix(prefix) {
-            folders[known] = nil
-        }
+        let within = { (path: String) in folder.isEmpty || path == folder || path.hasPrefix(prefix) }
+        for path in Array(folders.keys) where within(path) { folders[path] = nil }
+        known = known.filter { !within($0) }
     }
 
     private func publishCount() {

@@ -1,14 +1,16 @@
 import Logging
 import Platform
 
-/// Logs the agent's active/idle transitions as they happen, and says when the next one is due.
+/// Logs the agent's state when it is first known (active or idle, either way) and its active/idle transitions as
+/// they happen, and says when the next one is due.
 ///
 /// The tracker calls ``update(_:now:idleTimeoutSeconds:sources:)`` after every change it publishes; while the
 /// agent is active it arms a timer for the returned delay, so "agent idle" is logged when the idle timeout
 /// passes even if nothing else happens.
 struct TransitionLog {
     private let logger: Logger
-    private var wasActive = false
+    /// `nil` until the first update: the starting state is logged whatever it is.
+    private var wasActive: Bool?
 
     init(logger: Logger) {
         self.logger = logger
@@ -32,8 +34,11 @@ struct TransitionLog {
             ]
             if status.active {
                 logger.info("agent active", metadata: metadata)
+            } else if status.source == nil {
+                logger.info("agent idle: no activity yet", metadata: ["sessions": "\(snapshot.sessions)"])
             } else {
                 metadata["idle_seconds"] = "\(Int(min(status.secondsSince, 1e15)))"
+                metadata["last_activity"] = "\(StatusLine.age(status.secondsSince))"
                 logger.info("agent idle", metadata: metadata)
             }
         }

@@ -135,11 +135,12 @@ public final class InotifyReader: Sendable {
             pollfd(fd: inotify, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
         ]
+        var wakeOnly = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
         while true {
             // Within the coalescing window after a delivery, wait for the window's end (or a stop) only.
             let now = MonotonicClock.nanoseconds()
             if now < nextDelivery {
-                var wakeOnly = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+                wakeOnly[0].revents = 0
                 let milliseconds = Int32((nextDelivery - now + 999_999) / 1_000_000)
                 if (try? calls.poll(&wakeOnly, timeout: milliseconds)) ?? 0 > 0 && wakeOnly[0].revents != 0 { return }
                 if MonotonicClock.nanoseconds() < nextDelivery { continue }

@@ -21,18 +21,12 @@ extension EventLoop {
                 switch error.code {
                 case ECONNABORTED, EPROTO: continue
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM: pauseAccepting(now, error)
-                default:
-                    if !error.wouldBlock { logger.debug("accept failed", metadata: ["error": "\(error)"]) }
+                case EAGAIN, EWOULDBLOCK: endShortage(now)  // nobody waits any more: the spell is over too
+                default: logger.debug("accept failed", metadata: ["error": "\(error)"])
                 }
                 return
             }
-            if let since = outOfDescriptorsSince {
-                outOfDescriptorsSince = nil
-                logger.notice(
-                    "accepting connections again",
-                    metadata: ["paused_ms": "\((now - since) / 1_000_000)"]
-                )
-            }
+            endShortage(now)
             if connections.count >= configuration.maxConnections, let victim = cheapestToLose(now) {
                 // At the cap, make room instead of refusing the newcomer: otherwise any local process holding
                 // idle connections could keep every scrape out.
@@ -139,19 +133,47 @@ extension EventLoop {
     func pauseAccepting(_ now: UInt64, _ error: Errno) {
         calls.epollRemove(epoll, listener.fileDescriptor)
         acceptPausedUntil = now + 50_000_000
-        guard outOfDescriptorsSince == nil else { return }
-        outOfDescriptorsSince = now
-        logger.warning(
-            "out of file descriptors; not accepting new connections until one is free (raise LimitNOFILE or ulimit -n)",
-            metadata: ["error": "\(error)", "connections": "\(connections.count)"]
-        )
+        guard shortageSince == nil else { return }
+        shortageSince = now
+        let metadata: Logger.Metadata = ["error": "\(error)", "connections": "\(connections.count)"]
+        if error.code == EMFILE || error.code == ENFILE {
+            logger.warning(
+                "out of file descriptors; not accepting new connections until one is free (raise LimitNOFILE or ulimit -n)",
+                metadata: metadata
+            )
+        } else {
+            logger.warning(
+                "out of kernel memory for sockets; not accepting new connections until there is some",
+                metadata: metadata
+            )
+        }
     }
 
-    /// Puts the listener back into the epoll set after a pause.
+    /// Ends a spell of ``pauseAccepting(_:_:)``: logged once, with how long it lasted.
+    func endShortage(_ now: UInt64) {
+        guard let since = shortageSince else { return }
+        shortageSince = nil
+        logger.notice("accepting connections again", metadata: ["paused_ms": "\((now - since) / 1_000_000)"])
+    }
+
+    /// Puts the listener back into the epoll set after a pause (a refusal is logged once per spell).
     func resumeAccepting() {
         acceptPausedUntil = nil
-        if !register(listener.fileDescriptor, EPOLLIN.rawValue) {
+        var event = epoll_event()
+        event.events = EPOLLIN.rawValue
+        event.data.u64 = Self.tag(listener.fileDescriptor)
+        do {
+            try calls.epollControl(epoll, EPOLL_CTL_ADD, listener.fileDescriptor, &event)
+            resumeFailureLogged = false
+        } catch {
             acceptPausedUntil = MonotonicClock.nanoseconds() + 50_000_000
+            if !resumeFailureLogged {
+                resumeFailureLogged = true
+                logger.warning(
+                    "cannot put the listener back into the event loop; retrying",
+                    metadata: ["error": "\(error)"]
+                )
+            }
         }
     }
 }

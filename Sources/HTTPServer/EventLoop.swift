@@ -32,8 +32,9 @@ final class EventLoop: @unchecked Sendable {
     let calls: SocketCalls
     /// While out of descriptors: when the listener goes back into the epoll set (see ``pauseAccepting(_:_:)``).
     var acceptPausedUntil: UInt64?
-    /// Since when accepting has failed for want of descriptors (logged once per such spell).
-    var outOfDescriptorsSince: UInt64?
+    /// Since when accepting has failed for want of descriptors or memory (logged once per such spell).
+    var shortageSince: UInt64?
+    var resumeFailureLogged = false
 
     let headerTimeout: UInt64
     let idleTimeout: UInt64

@@ -120,7 +120,17 @@ struct Daemon: Sendable {
             rescanInterval: configuration.rescanIntervalSeconds,
             drainQuietSeconds: configuration.drainQuietSeconds,
             parked: parked,
-            logger: logger
+            logger: logger,
+            page: StatusPage.Context(
+                // "unknown" is the labels' value when the variable is not set.
+                podName: configuration.podName == "unknown" ? nil : configuration.podName,
+                repositoryName: configuration.repositoryName == "unknown" ? nil : configuration.repositoryName,
+                idleTimeoutSeconds: configuration.idleTimeoutSeconds,
+                drivingSources: configuration.activitySources,
+                directories: configuration.directories,
+                version: renderer.version,
+                revision: renderer.revision
+            )
         )
         do {
             server = try HTTPServer(listener: listener, logger: logger, parked: parked) { routes.reply(to: $0) }
@@ -223,7 +233,8 @@ struct Daemon: Sendable {
             store.snapshot,
             at: Timestamp.now(),
             idleTimeoutSeconds: configuration.idleTimeoutSeconds,
-            sources: configuration.activitySources
+            sources: configuration.activitySources,
+            directories: configuration.directories
         )
     }
 }

@@ -15,6 +15,8 @@ struct Routes: Sendable {
     /// Requests to `/-/drain` held back now, counted by the server.
     let parked: ParkedRequestCount
     let logger: Logger
+    /// What `/` shows besides the snapshot.
+    let page: StatusPage.Context
     let processStatistics = ProcessStatisticsCache()
 
     private static let paths = ["/metrics", "/health", "/", "/-/drain", "/-/healthy", "/-/ready"]
@@ -56,7 +58,11 @@ struct Routes: Sendable {
             case .unhealthy(let reason): return .text(503, "unhealthy: \(reason)\n")
             }
         default:
-            return HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: page(snapshot))
+            return HTTPResponse(
+                status: 200,
+                contentType: "text/html; charset=utf-8",
+                body: StatusPage.html(snapshot, at: Timestamp.now(), page)
+            )
         }
     }
 
@@ -109,54 +115,5 @@ struct Routes: Sendable {
                 }
             )
         )
-    }
-
-    private func page(_ snapshot: ActivitySnapshot) -> String {
-        let status = snapshot.status(
-            at: Timestamp.now(),
-            idleTimeoutSeconds: renderer.idleTimeoutSeconds,
-            sources: renderer.drivingSources
-        )
-        let state = status.active ? "active" : "idle"
-        var sessions = ""
-        for session in snapshot.liveSessions {
-            sessions +=
-                "<li>pid \(session.pid): <b>\(escapeHTML(session.rawStatus))</b>, session "
-                + "\(escapeHTML(session.sessionID)) in \(escapeHTML(session.cwd))</li>\n"
-        }
-        let live =
-            sessions.isEmpty
-            ? "<p>No live Claude Code process in the session registry.</p>"
-            : "<p>Live Claude Code processes:</p>\n<ul>\n\(sessions)</ul>"
-        return """
-            <!DOCTYPE html>
-            <html><head><meta charset="utf-8"><title>Claude Metrics Exporter</title></head>
-            <body>
-            <h1>Claude Metrics Exporter</h1>
-            <p>Agent \(escapeHTML(renderer.podName)) (\(escapeHTML(renderer.repositoryName))) is <b>\(state)</b>, \
-            \(snapshot.sessions) sessions.</p>
-            \(live)
-            <ul>
-            <li><a href="/metrics">/metrics</a>: Prometheus metrics</li>
-            <li><a href="/health">/health</a>: health check</li>
-            </ul>
-            <p>Version \(escapeHTML(renderer.version)) (\(escapeHTML(renderer.revision))).</p>
-            </body></html>
-
-            """
-    }
-
-    private func escapeHTML(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "&": result += "&amp;"
-            case "\"": result += "&quot;"
-            default: result.append(character)
-            }
-        }
-        return result
     }
 }

@@ -780,3 +780,105 @@ struct RegistryTrackerTests {
         )
     }
 }
+
+@Suite("Sources declared as file patterns, and the roots, through the tracker")
+struct PatternSourceTrackerTests {
+    @Test("history.jsonl in the Claude directory and Happy's logs/*.log follow their events")
+    func patternEvents() async {
+        let harness = Harness(sources: [.history, .happyLogs])
+        harness.fileSystem.addDirectory(claude)
+        harness.fileSystem.addDirectory(happy)
+        await harness.tracker.start()
+        #expect(harness.snapshot.files[.history] == 0 && harness.snapshot.files[.happyLogs] == 0)
+
+        harness.fileSystem.addFile("\(claude)/history.jsonl", modified: at(9_950))
+        await harness.tracker.handle([harness.event(claude, "history.jsonl", .create)])
+        #expect(harness.snapshot.files[.history] == 1)
+        #expect(harness.snapshot.newest[.history]?.time == at(9_950))
+        harness.fileSystem.touch("\(claude)/history.jsonl", at(9_960))
+        await harness.tracker.handle([harness.event(claude, "history.jsonl", .modify)])
+        #expect(harness.snapshot.newest[.history]?.time == at(9_960))
+        // Another name in the root is not history.
+        harness.fileSystem.addFile("\(claude)/history.jsonl.bak", modified: at(9_990))
+        await harness.tracker.handle([harness.event(claude, "history.jsonl.bak", .create)])
+        #expect(harness.snapshot.newest[.history]?.time == at(9_960))
+
+        // logs/ created inside the Happy directory: watched at once, then its files count.
+        harness.fileSystem.addFile("\(happy)/logs/1.log", modified: at(9_970))
+        await harness.tracker.handle([harness.event(happy, "logs", [.create, .isDirectory])])
+        #expect(harness.snapshot.files[.happyLogs] == 1)
+        harness.fileSystem.addFile("\(happy)/logs/2.log", modified: at(9_980))
+        await harness.tracker.handle([harness.event("\(happy)/logs", "2.log", .create)])
+        #expect(harness.snapshot.files[.happyLogs] == 2)
+        #expect(harness.snapshot.newest[.happyLogs]?.time == at(9_980))
+        harness.fileSystem.remove("\(happy)/logs/1.log")
+        await harness.tracker.handle([harness.event("\(happy)/logs", "1.log", .delete)])
+        #expect(harness.snapshot.files[.happyLogs] == 1)
+        harness.fileSystem.remove("\(claude)/history.jsonl")
+        await harness.tracker.handle([harness.event(claude, "history.jsonl", .delete)])
+        #expect(harness.snapshot.files[.history] == 0)
+    }
+
+    @Test("A periodic rescan does not trust a root watch it has only just added: history is stat'ed")
+    func newRootWatchIsNotTrusted() async {
+        let harness = Harness()
+        harness.fileSystem.addFile("\(claude)/history.jsonl", modified: at(9_000))
+        // The first scan cannot watch anything (the watch limit), so it has no watch to trust later.
+        harness.registry.failWith(ENOSPC)
+        await harness.tracker.start()
+        #expect(harness.snapshot.newest[.history]?.time == at(9_000))
+        // Written while unwatched; then the watches work again and a plain periodic rescan adds them.
+        harness.fileSystem.touch("\(claude)/history.jsonl", at(9_500))
+        harness.registry.failWith(nil)
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.newest[.history]?.time == at(9_500))
+    }
+
+    @Test("A missing root is said once, as a warning when its sources drive activity, and its metric follows")
+    func missingRoots() async {
+        let harness = Harness()
+        harness.fileSystem.addDirectory("/home/agent")
+        await harness.tracker.start()
+        #expect(harness.snapshot.directoriesPresent == [false, false])
+        let said = {
+            harness.logs.entries.filter { $0.level >= .notice && $0.message.description.hasPrefix("waiting for") }
+        }
+        let waiting = said()
+        #expect(
+            waiting.map { "\($0.level) \($0.message)" } == [
+                "warning waiting for \(claude) to be created; set CLAUDE_DIR if Claude Code keeps it elsewhere",
+                "notice waiting for \(happy) to be created; set HAPPY_DIR if Happy keeps it elsewhere",
+            ]
+        )
+        await harness.tracker.rescan()
+        #expect(said().count == 2)
+
+        harness.fileSystem.addDirectory(claude)
+        await harness.tracker.handle([harness.event("/home/agent", ".claude", [.create, .isDirectory])])
+        #expect(harness.snapshot.directoriesPresent == [true, false])
+        #expect(harness.messages(.notice).contains("directory appeared; watching it"))
+        let line = StatusLine.text(
+            harness.snapshot,
+            at: harness.clock.now,
+            idleTimeoutSeconds: 600,
+            sources: [.transcripts, .happyLogs],
+            directories: [claude, happy]
+        )
+        #expect(line.contains("waiting for \(happy) (set HAPPY_DIR)") && !line.contains(claude))
+    }
+
+    @Test("The starting state is logged either way: idle with its age and source, or no activity yet")
+    func initialState() async {
+        let quiet = Harness()
+        await quiet.tracker.start()
+        #expect(quiet.messages(.info).contains("agent idle: no activity yet"))
+
+        let old = Harness()
+        old.fileSystem.addFile("\(projects)/-repo/\(uuid1).jsonl", modified: at(8_800))
+        await old.tracker.start()
+        let idle = old.logs.entries.filter { $0.message.description == "agent idle" }
+        #expect(idle.count == 1)
+        #expect(idle.first?.metadata["source"] == "transcripts")
+        #expect(idle.first?.metadata["last_activity"] == "20 min ago")
+    }
+}

@@ -12,13 +12,19 @@ private func at(_ seconds: Int64) -> Timestamp { Timestamp(seconds: seconds) }
 struct SourceDeclarationTests {
     @Test("Every declaration has its own index, name and a root that is declared")
     func declarationsAreConsistent() {
-        for (position, source) in ActivitySource.allCases.enumerated() {
-            #expect(source.index == position, "\(source) is declared at index \(source.index), listed at \(position)")
+        for source in ActivitySource.allCases {
             #expect(ActivitySource(rawValue: source.rawValue) == source)
             #expect(RootDirectory.allCases.contains(source.root))
         }
         #expect(Set(ActivitySource.allCases.map(\.rawValue)).count == ActivitySource.allCases.count)
-        for (position, root) in RootDirectory.allCases.enumerated() { #expect(root.index == position) }
+        #expect(Set(RootDirectory.allCases.map(\.variable)).count == RootDirectory.allCases.count)
+        // The static names point at the declarations of those names.
+        let named: [(ActivitySource, String)] = [
+            (.transcripts, "transcripts"), (.history, "history"), (.happyLogs, "happy_logs"), (.status, "status"),
+        ]
+        for (source, name) in named { #expect(source.rawValue == name) }
+        #expect(named.count == ActivitySource.allCases.count, "a declared source has no static name")
+        #expect(RootDirectory.claude.variable == "CLAUDE_DIR" && RootDirectory.happy.variable == "HAPPY_DIR")
         #expect(ActivitySource(rawValue: "nope") == nil)
         #expect(ActivitySource.defaultDriving == [.transcripts, .history, .status])
     }
@@ -112,7 +118,7 @@ private struct PatternHarness {
 
     func start() {
         _ = context.watch(.root(.happy), Self.root)
-        scanner.scan()
+        scanner.scan(rootTrusted: false)
     }
 }
 
@@ -188,7 +194,7 @@ struct PatternScannerTests {
         #expect(harness.files == 0)
         fs.addFile("\(sessions)/2026/12/02/rollout-a.jsonl", modified: at(9_100))
         fs.addFile("\(sessions)/2026/12/02/rollout-b.jsonl", modified: at(9_200))
-        harness.scanner.scan()
+        harness.scanner.scan(rootTrusted: false)
         #expect(harness.files == 2)
         fs.remove("\(sessions)/2026")
         harness.scanner.watchEnded("sessions/2026")

@@ -108,7 +108,7 @@ private func drain(_ reader: InotifyReader, timeout: Double = 20) async -> (batc
     return (collected.withLock { $0 }, finished.withLock { $0 })
 }
 
-@Suite("The inotify reader's overflow and end, through its system-call seam", .serialized)
+@Suite("The inotify reader's overflow and end, through its system-call seam", .serialized, .timeLimit(.minutes(2)))
 struct ReaderFaultTests {
     @Test("A consumer that falls behind gets the batches that fit, then an overflow notice, then events again")
     func streamOverflow() async throws {
