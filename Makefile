@@ -8,10 +8,17 @@ RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(R
 BINARY := .build/release/claude-metrics-exporter
 # Debian packages: the tests need promtool and prometheus (package prometheus) for the exposition format,
 # the rules and a real scrape, systemd-analyze (package systemd) for the unit files, and systemd-nspawn
-# (package systemd-container) to boot a real systemd with the unit installed, and strace to prove that
-# nothing is written into the watched trees; the demo needs curl.
-TEST_PACKAGES := prometheus systemd systemd-container strace podman runc catatonit busybox-static
-TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace podman runc catatonit busybox
+# (package systemd-container) to boot a real systemd with the unit installed, strace to prove that nothing is
+# written into the watched trees, podman, runc, catatonit and busybox-static for the image and a real pod, and
+# chromium to load the status page in a real browser; the demo needs curl.
+TEST_PACKAGES := prometheus systemd systemd-container strace podman runc catatonit busybox-static chromium
+TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace podman runc catatonit busybox chromium
+# The deploy tests run on Debian's python3 with Debian's python3-yaml, in a virtual environment under .build
+# that sees Debian's packages and adds kubernetes-validate from PyPI (Debian does not package it).
+DEBIAN_PYTHON := /usr/bin/python3
+PYTHON_PACKAGES := python3-yaml python3-venv
+DEPLOY_VENV := .build/deploy-venv
+DEPLOY_PYTHON := $(DEPLOY_VENV)/bin/python
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
@@ -51,6 +58,7 @@ FUZZ_SECONDS ?= 600
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
+	@echo "              (on a free port; DEMO_PORT=N or METRICS_PORT=N to choose one)"
 	@echo "make run      run the exporter on your own ~/.claude and ~/.happy (port 8080)"
 	@echo "make test     install what the tests need (Debian packages, as root) and run them"
 	@echo "make lint     swift format lint --strict, and a build with warnings as errors"
@@ -63,15 +71,15 @@ help:
 
 deps: build-deps
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
-	@python3 -c 'import yaml' 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing PyYAML (deploy tests)"; python3 -m pip install -q pyyaml; \
-	  else echo "missing: the Python yaml module. Install with: python3 -m pip install --user pyyaml"; exit 1; fi; }
-	@# kubernetes-validate (PyPI; Debian does not package it): the Kubernetes OpenAPI schemas, offline.
-	@python3 -c 'import kubernetes_validate' 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing kubernetes-validate (deploy tests)"; \
-	    python3 -m pip install -q kubernetes-validate; \
-	  else echo "missing: kubernetes-validate. Install with: python3 -m pip install --user kubernetes-validate"; \
-	    exit 1; fi; }
+	@$(DEBIAN_PYTHON) -c 'import yaml, ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing $(PYTHON_PACKAGES) (deploy tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PYTHON_PACKAGES) >/dev/null; \
+	  else echo "missing: Debian's python3 yaml or venv module. Install with: sudo apt-get install -y $(PYTHON_PACKAGES)"; exit 1; fi; }
+	@$(DEPLOY_PYTHON) -c 'import yaml, kubernetes_validate' 2>/dev/null || { \
+	  echo "setting up $(DEPLOY_VENV): kubernetes-validate from PyPI (deploy tests)"; \
+	  rm -rf $(DEPLOY_VENV) && $(DEBIAN_PYTHON) -m venv --system-site-packages $(DEPLOY_VENV) \
+	    && $(DEPLOY_VENV)/bin/python -m pip install -q --disable-pip-version-check kubernetes-validate; }
 
 build-deps:
 	@missing=""; for h in $(BUILD_HEADERS); do [ -e $$h ] || missing="$$missing $$h"; done; \
@@ -110,8 +118,8 @@ bench: bench-deps release
 # release binary in an empty chroot with only the runtime image's libraries.
 test: deps release
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
-	$(SWIFT) test --skip-build
-	python3 deploy/tests/test_deploy.py
+	$(SWIFT) test --skip-build --disable-xctest
+	$(DEPLOY_PYTHON) deploy/tests/test_deploy.py
 
 # The unit and integration tests under ThreadSanitizer (a build of their own in .build-tsan; the exporter the
 # integration tests start is instrumented too). Any report fails: halt_on_error stops the process that races.
@@ -122,7 +130,7 @@ TSAN_OPTIONS ?= halt_on_error=1 exitcode=66
 TSAN_SKIP := keepAliveIdle|deepPipeline|millionAppends
 tsan: build-deps
 	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
-	TSAN_OPTIONS="$(TSAN_OPTIONS)" $(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan \
+	TSAN_OPTIONS="$(TSAN_OPTIONS)" $(SWIFT) test --skip-build --disable-xctest --sanitize=thread --scratch-path .build-tsan \
 	  --skip '$(TSAN_SKIP)'
 
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Generates a sample ~/.claude tree in a temporary directory, starts the exporter on it, plays an agent
 # that works for a few seconds and then stops, and prints what Prometheus would see, once a second.
+# The port: DEMO_PORT, else METRICS_PORT, else a free one the exporter picks (METRICS_PORT=0) and logs.
 set -euo pipefail
 binary=${1:-.build/debug/claude-metrics-exporter}
-port=${DEMO_PORT:-9464}
+port=${DEMO_PORT:-${METRICS_PORT:-0}}
 tree=$(mktemp -d -t claude-demo.XXXXXX)
+log="$tree/exporter.log"
 exporter=""
 cleanup() {
-  [ -n "$exporter" ] && kill "$exporter" 2>/dev/null && wait "$exporter" 2>/dev/null
+  if [ -n "$exporter" ]; then kill "$exporter" 2>/dev/null && wait "$exporter" 2>/dev/null || true; fi
   rm -rf "$tree"
 }
 trap cleanup EXIT INT TERM
@@ -24,15 +26,33 @@ touch -d '2 hours ago' "$tree/.claude/history.jsonl"
 mkdir -p "$tree/.claude/debug" "$tree/.claude/todos"
 
 echo "sample tree: $tree (3 sessions, last touched 2 hours ago)"
-echo "exporter:    http://127.0.0.1:$port/metrics  (IDLE_TIMEOUT_MINUTES=0.1, i.e. 6 s)"
+: >"$log"
+# Its log goes to the terminal (indented) and to a file, where the port it got is read.
 CLAUDE_DIR="$tree/.claude" HAPPY_DIR="$tree/.happy" IDLE_TIMEOUT_MINUTES=0.1 METRICS_PORT=$port \
-  LISTEN_ADDRESS=127.0.0.1 POD_NAME=demo-agent-0 REPOSITORY_NAME=demo-repo "$binary" 2> >(sed -u 's/^/  log: /' >&2) &
+  LISTEN_ADDRESS=127.0.0.1 POD_NAME=demo-agent-0 REPOSITORY_NAME=demo-repo "$binary" \
+  2> >(tee -a "$log" | sed -u 's/^/  log: /' >&2) &
 exporter=$!
 
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+# The port the exporter listens on is in its "listening" log line (it chose a free one when asked for 0).
+bound=""
+for _ in $(seq 1 200); do
+  if ! kill -0 "$exporter" 2>/dev/null; then
+    sleep 0.2
+    echo "The exporter did not start (its log is above). With port $port taken, run: DEMO_PORT=<free port> make demo," >&2
+    echo "or leave DEMO_PORT and METRICS_PORT unset and the demo picks a free port." >&2
+    exporter=""
+    exit 1
+  fi
+  bound=$(sed -n 's/.* listening .*port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
+  if [ -n "$bound" ] && curl -fsS "http://127.0.0.1:$bound/health" >/dev/null 2>&1; then break; fi
   sleep 0.05
 done
+if [ -z "$bound" ]; then
+  echo "The exporter did not say which port it listens on within 10 s; its log is above." >&2
+  exit 1
+fi
+port=$bound
+echo "exporter:    http://127.0.0.1:$port/metrics  (IDLE_TIMEOUT_MINUTES=0.1, i.e. 6 s; status page http://127.0.0.1:$port/)"
 
 show() {
   local metrics active sessions minutes
@@ -57,6 +77,10 @@ for i in $(seq 1 9); do
   sleep 1
   show "agent quiet ${i} s (Happy still logs):"
 done
+kill "$exporter" 2>/dev/null && wait "$exporter" 2>/dev/null || true
+exporter=""
+sleep 0.1
 echo
 echo "The agent went idle 6 s after its last transcript write; Happy's heartbeat did not keep it active."
-echo "Full metrics: curl http://127.0.0.1:$port/metrics (while it runs). Stopping."
+echo "The demo's exporter and its sample tree are removed now. To watch your own agent: make run"
+echo "(your ~/.claude and ~/.happy, port 8080), then open http://127.0.0.1:8080/ or curl .../metrics."

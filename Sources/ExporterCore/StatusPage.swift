@@ -70,7 +70,7 @@ public enum StatusPage {
         }
 
         body += "<h2>Activity by source</h2>\n<table>\n<tr><th>source</th><th>last activity</th><th>files</th>"
-        body += "<th>counts toward active</th></tr>\n"
+        body += "<th>drives active</th></tr>\n"
         for source in ActivitySource.allCases {
             let age: String
             if source == .status && snapshot.statusActive {
@@ -92,7 +92,8 @@ public enum StatusPage {
             body += "<table>\n<tr><th>pid</th><th>status</th><th>working directory</th><th>session</th></tr>\n"
             for session in snapshot.liveSessions {
                 body += "<tr><td>\(session.pid)</td><td><b>\(escape(session.rawStatus))</b></td>"
-                body += "<td>\(escape(session.cwd))</td><td>\(escape(session.sessionID))</td></tr>\n"
+                body +=
+                    "<td class=\"p\">\(escape(session.cwd))</td><td class=\"p\">\(escape(session.sessionID))</td></tr>\n"
             }
             body += "</table>\n"
         }
@@ -100,12 +101,13 @@ public enum StatusPage {
         body += "<h2>Watched directories</h2>\n<table>\n<tr><th>setting</th><th>path</th><th>state</th></tr>\n"
         for root in RootDirectory.allCases where root.index < context.directories.count {
             let present = snapshot.directoriesPresent[root.index]
-            body += "<tr><td>\(root.variable)</td><td>\(escape(context.directories[root.index]))</td>"
+            body += "<tr><td>\(root.variable)</td><td class=\"p\">\(escape(context.directories[root.index]))</td>"
             body += "<td>\(present ? "present" : "waiting for it to be created")</td></tr>\n"
         }
         body += "</table>\n"
         body += "<p>\(snapshot.watches) inotify watches, \(snapshot.watchErrors) watch errors, "
-        body += "\(snapshot.overflows) queue overflows, \(snapshot.rescans) scans "
+        body +=
+            "\(snapshot.overflows) queue overflows, \(snapshot.rescans) full scan\(snapshot.rescans == 1 ? "" : "s") "
         body += "(the last took \(Int((snapshot.lastScanDuration * 1000).rounded())) ms).</p>\n"
 
         body += "<p><a href=\"/metrics\">/metrics</a> (Prometheus) · <a href=\"/health\">/health</a> · "
@@ -121,7 +123,8 @@ public enum StatusPage {
             body{font-family:system-ui,sans-serif;margin:1em;max-width:60em;line-height:1.4}
             h1{font-size:1.3em}h1.active{color:#1a7f37}h1.idle{color:#57606a}h2{font-size:1.05em;margin-top:1.4em}
             table{border-collapse:collapse;display:block;overflow-x:auto}
-            td,th{border-bottom:1px solid #d0d7de;padding:.25em .6em;text-align:left;white-space:nowrap}
+            td,th{border-bottom:1px solid #d0d7de;padding:.25em .6em;text-align:left;vertical-align:top}
+            td.p{word-break:break-all;font-family:ui-monospace,monospace;font-size:.9em}
             .warn{background:#fff8c5;padding:.4em}.note{color:#57606a}
             </style></head>
             <body>

@@ -7,10 +7,11 @@
   the recording rules, no scrape errors;
 - the release binary runs in an empty chroot holding only the libraries the runtime image has, as uid 1000.
 
-Run by `make test` (python3 deploy/tests/test_deploy.py); prints "N passed, N failed" last.
+Run by `make test` (with Debian's python3 in .build/deploy-venv, which adds kubernetes-validate); prints "N passed, N failed" last.
 """
 
 import json
+import re
 import math
 import os
 import shutil
@@ -267,6 +268,110 @@ class PrometheusEndToEnd(unittest.TestCase):
             stop(prometheus)
             stop(exporter)
             shutil.rmtree(work, ignore_errors=True)
+
+
+def proc_start(pid):
+    """Field 22 of /proc/<pid>/stat (after the command name in parentheses), as Claude Code records procStart."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        header = f.read(24)
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+class StatusPageInBrowser(unittest.TestCase):
+    """The page at / in a real browser (Debian's chromium, headless): no JavaScript, readable on a phone."""
+
+    def test_status_page_renders_in_chromium(self):
+        chromium = shutil.which("chromium")
+        self.assertIsNotNone(chromium, "chromium is missing: make deps installs it (Debian package chromium)")
+        work = tempfile.mkdtemp(prefix="cme-page-")
+        exporter = agent = None
+        try:
+            claude = os.path.join(work, ".claude")
+            project = os.path.join(claude, "projects", "-home-agent-repo")
+            os.makedirs(project)
+            os.makedirs(os.path.join(claude, "sessions"))
+            with open(os.path.join(project, f"{uuid.uuid4()}.jsonl"), "w") as f:
+                f.write('{"type":"user"}\n')
+            # A child process plays a busy Claude Code, with its real pid and start time in the registry.
+            agent = subprocess.Popen(["sleep", "300"])
+            millis = int(time.time() * 1000)
+            with open(os.path.join(claude, "sessions", f"{agent.pid}.json"), "w") as f:
+                json.dump({"pid": agent.pid, "sessionId": str(uuid.uuid4()), "cwd": "/home/agent/page-test-repo",
+                           "status": "busy", "statusUpdatedAt": millis, "updatedAt": millis,
+                           "procStart": proc_start(agent.pid), "kind": "interactive"}, f)
+            port = free_port()
+            exporter = start_exporter(work, port, "agent-7")
+            self.assertTrue(wait_until(lambda: get(f"http://127.0.0.1:{port}/health")[0] == 200))
+            self.assertTrue(wait_until(lambda: "busy" in get(f"http://127.0.0.1:{port}/")[1]))
+            url = f"http://127.0.0.1:{port}/"
+            # As root, chromium needs --no-sandbox; its profile goes in the temporary directory.
+            browser = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                       f"--user-data-dir={work}/chromium", "--window-size=412,915"]
+            dom = subprocess.run(browser + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+            text = re.sub(r"<[^>]+>", " ", dom)
+            text = re.sub(r"\s+", " ", text)
+            for expected in ("Agent agent-7 (repo) is active", "transcripts", "/home/agent/page-test-repo",
+                             "busy", "CLAUDE_DIR", "present", "HAPPY_DIR", "waiting for it to be created",
+                             "/metrics", "inotify watches"):
+                self.assertIn(expected, text)
+            self.assertNotIn("<script", dom)
+            shot = os.path.join(work, "page.png")
+            subprocess.run(browser + [f"--screenshot={shot}", url], capture_output=True, timeout=120)
+            self.assertEqual(png_size(shot), (412, 915), "no phone-sized screenshot was taken")
+            self.assertGreater(os.path.getsize(shot), 10_000, "the screenshot is (nearly) blank")
+            keep = os.environ.get("CME_KEEP_SCREENSHOT")
+            if keep:
+                shutil.copy2(shot, keep)
+        finally:
+            stop(exporter)
+            if agent:
+                agent.kill()
+                agent.wait()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+class DemoTests(unittest.TestCase):
+    """`make demo`'s script: its old default port taken, it still runs; an explicit busy port stops it clearly."""
+
+    def run_demo(self, env):
+        return subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh"), DEBUG_BINARY],
+                              env=dict(os.environ, **env), capture_output=True, text=True, timeout=180)
+
+    def test_demo_with_ports_taken(self):
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            busy.bind(("127.0.0.1", 9464))  # the demo's default port before, taken by "another server"
+        except OSError:
+            busy.close()
+            busy = socket.socket()
+            busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        try:
+            clean = {k: "" for k in ("DEMO_PORT", "METRICS_PORT")}
+            demo = self.run_demo(clean)
+            self.assertEqual(demo.returncode, 0, demo.stderr[-2000:])
+            self.assertIn("claude_session_active=1", demo.stdout)
+            lines = [l for l in demo.stdout.splitlines() if l.strip()]
+            self.assertIn("claude_session_active=0", lines[-4])
+            self.assertNotIn(f":{port}/", demo.stdout)
+            self.assertIn("make run", lines[-2])
+            for env in ({"DEMO_PORT": str(port)}, {"METRICS_PORT": str(port), "DEMO_PORT": ""}):
+                refused = self.run_demo(env)
+                self.assertEqual(refused.returncode, 1, env)
+                self.assertIn(f"port {port} is already in use", refused.stderr)
+                self.assertIn("did not start", refused.stderr)
+                self.assertNotIn("claude_session_active", refused.stdout, "queried the other server")
+        finally:
+            busy.close()
 
 
 class KedaEndToEnd(unittest.TestCase):
