@@ -11,8 +11,9 @@ import Glibc
 ///
 /// The parts, each with one job: a scanner per source (``ProjectsScanner``, ``RegistryScanner``, and a
 /// ``PatternScanner`` for every ``SourceLayout/files(_:)`` source), sharing a ``ScanContext`` (the watch set, the
-/// tree, the clock); the ``TransitionLog`` for active/idle. The tracker itself keeps the roots (awaiting missing
-/// ones through a watch on their nearest parent), the timers, and the order of scans.
+/// tree, the clock); ``RootWatch`` for which roots are there (awaiting missing ones through a watch on their
+/// nearest parent); the ``TransitionLog`` for active/idle. The tracker itself keeps the timers and the order of
+/// scans.
 ///
 /// It runs on its own thread (a ``ThreadExecutor``) because its work is `stat` and `getdents` calls;
 /// the cooperative pool is never blocked by the filesystem.
@@ -31,13 +32,11 @@ public actor ActivityTracker {
     private var transitions: TransitionLog
     private var idleTimer: Task<Void, Never>?
     private var registryTimer: Task<Void, Never>?
-    /// For each missing root: the nearest existing parent (watched) and the next path component towards the root.
-    private var ancestors: [RootDirectory: (path: String, next: String)] = [:]
+    /// Which roots are there, and the watches that await the missing ones.
+    private let roots: RootWatch
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
     private var relevantMounts: Set<MountTableMonitor.Mount>?
     private var periodicScans = 0
-    /// Whether each root was there at the last look (`nil` before the first), to log only changes.
-    private var rootsPresent = [Bool?](repeating: nil, count: RootDirectory.allCases.count)
 
     /// Every this many periodic rescans, one stats every file even in watched directories.
     static let deepRescanEvery = 10
@@ -74,6 +73,7 @@ public actor ActivityTracker {
         self.context = context
         self.projects = ProjectsScanner(context: context)
         self.registry = RegistryScanner(context: context, processes: processes)
+        self.roots = RootWatch(context: context)
         self.patterns = ActivitySource.allCases.map { source in
             guard case .files(let pattern) = source.layout else { return nil }
             return PatternScanner(source: source, pattern: pattern, context: context)
@@ -88,7 +88,7 @@ public actor ActivityTracker {
     /// Drops every watch, sets them up again and rescans (SIGHUP: useful after mounts changed).
     public func reload() {
         context.watches.removeAll()
-        ancestors = [:]
+        roots.reset()
         scan(.reload)
     }
 
@@ -231,7 +231,7 @@ public actor ActivityTracker {
             if root.unreadableIsUnhealthy { context.setClaudeReadable(false, path: path, error: error) }
             return
         }
-        if ancestors.removeValue(forKey: root) != nil { context.unwatch(.ancestor(root)) }
+        roots.stopAwaiting(root)
         // Only a watch in place before this scan is trusted (a new one may have missed changes).
         let trusted = context.trusts(.root(root))
         guard context.watch(.root(root), path) != .vanished else { return rootMissing(root) }
@@ -245,7 +245,7 @@ public actor ActivityTracker {
             }
             context.setClaudeReadable(true, path: path, error: nil)
         }
-        setPresent(true, root)
+        roots.found(root)
         for source in ActivitySource.sources(under: root) {
             switch source.layout {
             case .claudeProjects: projects.scan()
@@ -268,47 +268,7 @@ public actor ActivityTracker {
         if root.unreadableIsUnhealthy {
             context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem)
         }
-        setPresent(false, root)
-        // Watch the nearest existing parent for the next component towards the root.
-        var child = context.path(of: root)
-        var parent = parentPath(child)
-        while !context.isDirectory(parent) {
-            if parent == "/" || parent == "." { return }
-            child = parent
-            parent = parentPath(parent)
-        }
-        let next = lastComponent(child)
-        if let current = ancestors[root], current.path == parent,
-            context.watches.descriptor(for: .ancestor(root)) != nil
-        {
-            ancestors[root] = (parent, next)
-            return
-        }
-        context.unwatch(.ancestor(root))
-        ancestors[root] = (parent, next)
-        _ = context.watch(.ancestor(root), parent)
-        logger.debug(
-            "waiting for directory to appear",
-            metadata: ["path": "\(context.path(of: root))", "watching": "\(parent)"]
-        )
-    }
-
-    /// Records whether a root is there, and says so when that changes (at startup either way): a missing root is
-    /// the usual reason for metrics that stay 0, so it is a warning when any of its sources drives activity.
-    private func setPresent(_ present: Bool, _ root: RootDirectory) {
-        snapshot.directoriesPresent[root.index] = present
-        guard rootsPresent[root.index] != present else { return }
-        let first = rootsPresent[root.index] == nil
-        rootsPresent[root.index] = present
-        let path = context.path(of: root)
-        let metadata: Logger.Metadata = ["path": "\(path)", "setting": "\(root.variable)"]
-        if present {
-            if !first { logger.notice("directory appeared; watching it", metadata: metadata) }
-        } else if ActivitySource.sources(under: root).contains(where: settings.drivingSources.contains) {
-            logger.warning("\(root.waitingMessage(path: path))", metadata: metadata)
-        } else {
-            logger.notice("\(root.waitingMessage(path: path))", metadata: metadata)
-        }
+        roots.missing(root)
     }
 
     // MARK: - Events
@@ -342,7 +302,7 @@ public actor ActivityTracker {
             case .sessions:
                 registry.handle(name: name, &snapshot)
             case .ancestor(let root):
-                if let ancestor = ancestors[root], name == ancestor.next, structural || event.mask.contains(.attrib) {
+                if roots.isOnTheWay(name, to: root), structural || event.mask.contains(.attrib) {
                     establish(root)
                 }
             }
@@ -358,7 +318,7 @@ public actor ActivityTracker {
                 context.unwatchTree(role)
                 establish(root)
             case .ancestor(let root):
-                ancestors[root] = nil
+                roots.ancestorWatchEnded(root)
                 establish(root)
             case .folder(let source, let folder):
                 patterns[source.index]?.watchEnded(folder)
@@ -377,6 +337,7 @@ public actor ActivityTracker {
         snapshot.files = context.tree.files
         snapshot.sessions = context.tree.sessions
         snapshot.healthy = context.claudeReadable
+        snapshot.directoriesPresent = roots.presence
         snapshot.watches = context.watches.count
         snapshot.watchErrors = context.watches.failures
         store.publish(snapshot)
