@@ -3,16 +3,34 @@
 # that works for a few seconds and then stops, and prints what Prometheus would see, once a second.
 # The port: DEMO_PORT, else METRICS_PORT, else a free one the exporter picks (METRICS_PORT=0) and logs.
 set -euo pipefail
-binary=${1:-.build/debug/claude-metrics-exporter}
+binary=${1:-"$(cd "$(dirname "$0")/.." && pwd)/.build/debug/claude-metrics-exporter"}
 port=${DEMO_PORT:-${METRICS_PORT:-0}}
+if ! [[ $port =~ ^[0-9]+$ ]] || [ "$port" -gt 65535 ]; then
+  echo "DEMO_PORT/METRICS_PORT=$port: expected a TCP port from 1 to 65535 (or unset: the demo picks a free one)" >&2
+  exit 2
+fi
+if [ ! -x "$binary" ]; then
+  echo "$binary not found: run make demo (it builds the exporter first)" >&2
+  exit 2
+fi
 tree=$(mktemp -d -t claude-demo.XXXXXX)
 log="$tree/exporter.log"
 exporter=""
+shower=""
+# Stops the exporter, lets the log display finish (tail --pid ends with it), removes the tree.
+stop_exporter() {
+  if [ -n "$exporter" ]; then kill "$exporter" 2>/dev/null || true; wait "$exporter" 2>/dev/null || true; fi
+  if [ -n "$shower" ]; then wait "$shower" 2>/dev/null || true; fi
+  exporter=""
+  shower=""
+}
 cleanup() {
-  if [ -n "$exporter" ]; then kill "$exporter" 2>/dev/null && wait "$exporter" 2>/dev/null || true; fi
+  stop_exporter
   rm -rf "$tree"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 project="$tree/.claude/projects/-home-agent-demo-repo"
 mkdir -p "$project" "$tree/.happy/logs"
@@ -27,20 +45,27 @@ mkdir -p "$tree/.claude/debug" "$tree/.claude/todos"
 
 echo "sample tree: $tree (3 sessions, last touched 2 hours ago)"
 : >"$log"
-# Its log goes to the terminal (indented) and to a file, where the port it got is read.
+# Its log goes to a file, where the port it got is read, and is shown indented (tail ends when the exporter
+# does). Every setting the demo depends on is set here, whatever the caller's environment says.
 CLAUDE_DIR="$tree/.claude" HAPPY_DIR="$tree/.happy" IDLE_TIMEOUT_MINUTES=0.1 METRICS_PORT=$port \
-  LISTEN_ADDRESS=127.0.0.1 POD_NAME=demo-agent-0 REPOSITORY_NAME=demo-repo "$binary" \
-  2> >(tee -a "$log" | sed -u 's/^/  log: /' >&2) &
+  LISTEN_ADDRESS=127.0.0.1 POD_NAME=demo-agent-0 REPOSITORY_NAME=demo-repo LOG_LEVEL=info LOG_FORMAT=text \
+  ACTIVITY_SOURCES=transcripts,history,status UPDATE_INTERVAL_SECONDS=30 DRAIN_QUIET_SECONDS=30 \
+  "$binary" 2>>"$log" &
 exporter=$!
+tail -n +1 -s 0.1 -f --pid="$exporter" "$log" | sed -u 's/^/  log: /' >&2 &
+shower=$!
 
 # The port the exporter listens on is in its "listening" log line (it chose a free one when asked for 0).
 bound=""
 for _ in $(seq 1 200); do
   if ! kill -0 "$exporter" 2>/dev/null; then
-    sleep 0.2
-    echo "The exporter did not start (its log is above). With port $port taken, run: DEMO_PORT=<free port> make demo," >&2
-    echo "or leave DEMO_PORT and METRICS_PORT unset and the demo picks a free port." >&2
-    exporter=""
+    stop_exporter
+    if grep -q "already in use" "$log"; then
+      echo "The exporter did not start: port $port is taken. Run DEMO_PORT=<free port> make demo," >&2
+      echo "or leave DEMO_PORT and METRICS_PORT unset and the demo picks a free port." >&2
+    else
+      echo "The exporter did not start; its log is above." >&2
+    fi
     exit 1
   fi
   bound=$(sed -n 's/.* listening .*port=\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
@@ -77,9 +102,7 @@ for i in $(seq 1 9); do
   sleep 1
   show "agent quiet ${i} s (Happy still logs):"
 done
-kill "$exporter" 2>/dev/null && wait "$exporter" 2>/dev/null || true
-exporter=""
-sleep 0.1
+stop_exporter
 echo
 echo "The agent went idle 6 s after its last transcript write; Happy's heartbeat did not keep it active."
 echo "The demo's exporter and its sample tree are removed now. To watch your own agent: make run"

@@ -268,7 +268,7 @@ public actor ActivityTracker {
         if root.unreadableIsUnhealthy {
             context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem)
         }
-        roots.missing(root)
+        roots.missing(root, because: problem)
     }
 
     // MARK: - Events

@@ -215,7 +215,8 @@ extension ExporterConfiguration {
               --version                           print the version and exit
               -h, --help                          print this help and exit
 
-            Endpoints: GET /metrics (Prometheus text format), GET /health, GET /.
+            Endpoints: GET /metrics (Prometheus text format), GET /health, GET / (a status page), GET /-/drain
+            (answers once the agent is between turns: a preStop hook), GET /-/healthy, GET /-/ready.
             Exit status: 0 on SIGTERM/SIGINT, 64 for a bad command line, 78 for a bad setting, 1 on a fatal error.
 
             """

@@ -24,8 +24,8 @@ extension ExporterConfiguration {
                 fallbackVariable: root.fallbackVariable,
                 flag: root.flag,
                 placeholder: "PATH",
-                help: "\(root.summary) (default \(root.defaultPath)"
-                    + (root.fallbackVariable.map { "; else \($0))" } ?? ")")
+                help: "\(root.summary) ("
+                    + (root.fallbackVariable.map { "else \($0); " } ?? "") + "default \(root.defaultPath))"
             ) { config, setting, value throws(ConfigurationError) in
                 config.directories[root.index] = try directory(setting, value)
             }

@@ -1,5 +1,6 @@
 import FileWatching
 import Logging
+import Platform
 
 /// The roots' own bookkeeping: whether each is there (said in the log when that changes, and in the snapshot),
 /// and, while one is missing, the watch on its nearest existing parent that tells when it comes.
@@ -28,9 +29,10 @@ final class RootWatch {
     /// `root` is there and scanned.
     func found(_ root: RootDirectory) { record(true, root) }
 
-    /// `root` is not there: watches its nearest existing parent for the next component towards it.
-    func missing(_ root: RootDirectory) {
-        record(false, root)
+    /// `root` is not there (or, with `problem`, something that is not a directory stands in its place): watches its
+    /// nearest existing parent for the next component towards it.
+    func missing(_ root: RootDirectory, because problem: Errno? = nil) {
+        record(false, root, problem: problem)
         var child = context.path(of: root)
         var parent = parentPath(child)
         while !context.isDirectory(parent) {
@@ -64,7 +66,7 @@ final class RootWatch {
 
     /// Says when a root's presence changes (at startup either way): a missing root is the usual reason for metrics
     /// that stay 0, so it is a warning when any of its sources drives activity.
-    private func record(_ isPresent: Bool, _ root: RootDirectory) {
+    private func record(_ isPresent: Bool, _ root: RootDirectory, problem: Errno? = nil) {
         guard present[root.index] != isPresent else { return }
         let first = present[root.index] == nil
         present[root.index] = isPresent
@@ -72,6 +74,13 @@ final class RootWatch {
         let metadata: Logger.Metadata = ["path": "\(path)", "setting": "\(root.variable)"]
         if isPresent {
             if !first { context.logger.notice("directory appeared; watching it", metadata: metadata) }
+        } else if let problem {
+            // Something else stands there: not "to be created". An unhealthy root has said so as an error already.
+            guard !root.unreadableIsUnhealthy else { return }
+            context.logger.warning(
+                "\(path) is not a directory; waiting for a directory there",
+                metadata: metadata.merging(["error": "\(problem)"]) { $1 }
+            )
         } else if ActivitySource.sources(under: root).contains(where: context.settings.drivingSources.contains) {
             context.logger.warning("\(root.waitingMessage(path: path))", metadata: metadata)
         } else {

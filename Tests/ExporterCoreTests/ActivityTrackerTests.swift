@@ -867,6 +867,18 @@ struct PatternSourceTrackerTests {
         #expect(line.contains("waiting for \(happy) (set HAPPY_DIR)") && !line.contains(claude))
     }
 
+    @Test("A root replaced by a file is said to be no directory, never 'to be created'")
+    func rootIsAFile() async {
+        let harness = Harness()
+        harness.fileSystem.addFile(claude)
+        harness.fileSystem.addFile(happy)
+        await harness.tracker.start()
+        #expect(harness.snapshot.directoriesPresent == [false, false])
+        #expect(!harness.logs.entries.contains { $0.message.description.contains("to be created") })
+        #expect(harness.messages(.warning).contains("\(happy) is not a directory; waiting for a directory there"))
+        #expect(harness.messages(.error).contains { $0.hasPrefix("Claude directory exists but cannot be read") })
+    }
+
     @Test("The starting state is logged either way: idle with its age and source, or no activity yet")
     func initialState() async {
         let quiet = Harness()

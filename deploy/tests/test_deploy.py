@@ -356,7 +356,9 @@ class DemoTests(unittest.TestCase):
         busy.listen()
         port = busy.getsockname()[1]
         try:
-            clean = {k: "" for k in ("DEMO_PORT", "METRICS_PORT")}
+            # Settings a user may have exported for their own exporter change nothing in the demo.
+            clean = {"DEMO_PORT": "", "METRICS_PORT": "", "LOG_LEVEL": "warning", "LOG_FORMAT": "json",
+                     "ACTIVITY_SOURCES": "transcripts,happy_logs", "CLAUDE_CONFIG_DIR": "/nonexistent"}
             demo = self.run_demo(clean)
             self.assertEqual(demo.returncode, 0, demo.stderr[-2000:])
             self.assertIn("claude_session_active=1", demo.stdout)
@@ -368,8 +370,12 @@ class DemoTests(unittest.TestCase):
                 refused = self.run_demo(env)
                 self.assertEqual(refused.returncode, 1, env)
                 self.assertIn(f"port {port} is already in use", refused.stderr)
-                self.assertIn("did not start", refused.stderr)
+                self.assertIn("did not start: port", refused.stderr)
                 self.assertNotIn("claude_session_active", refused.stdout, "queried the other server")
+            outside = subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")], cwd="/",
+                                     env=dict(os.environ, DEMO_PORT="abc"), capture_output=True, text=True)
+            self.assertEqual(outside.returncode, 2)
+            self.assertIn("expected a TCP port", outside.stderr)
         finally:
             busy.close()
 
