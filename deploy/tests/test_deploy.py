@@ -93,6 +93,59 @@ def start_exporter(home, port, pod):
     return subprocess.Popen([DEBUG_BINARY], env=env, stderr=subprocess.DEVNULL)
 
 
+DASHBOARD = os.path.join(DEPLOY, "grafana", "claude-metrics-exporter.json")
+
+
+def dashboard_queries(pod, repository):
+    """Every panel's queries, with the dashboard's variables filled in as Grafana would for one pod."""
+    with open(DASHBOARD) as f:
+        dashboard = json.load(f)
+    queries = []
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expression = (target["expr"].replace("$pod", pod).replace("$repository", repository)
+                          .replace("$__rate_interval", "1m"))
+            queries.append((f'{panel["title"]} ({target["refId"]})', expression))
+    return queries
+
+
+class DashboardTests(unittest.TestCase):
+    """The Grafana dashboard is the dashboard model Grafana imports (its queries run in PrometheusEndToEnd)."""
+
+    def test_dashboard_model(self):
+        with open(DASHBOARD) as f:
+            dashboard = json.load(f)
+        self.assertTrue(dashboard["title"] and dashboard["uid"])
+        self.assertIsInstance(dashboard["schemaVersion"], int)
+        self.assertGreaterEqual(dashboard["schemaVersion"], 36)
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertEqual((variables["datasource"]["type"], variables["datasource"]["query"]), ("datasource", "prometheus"))
+        for name in ("pod", "repository"):
+            self.assertEqual(variables[name]["type"], "query")
+            self.assertEqual(variables[name]["datasource"], {"type": "prometheus", "uid": "${datasource}"})
+            self.assertIn(f", {name})", variables[name]["query"]["query"])
+            self.assertTrue(variables[name]["includeAll"] and variables[name]["allValue"] == ".*")
+        ids = [panel["id"] for panel in dashboard["panels"]]
+        self.assertEqual(len(ids), len(set(ids)), "panel ids must be unique")
+        covered = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+        for metric in ("claude_session_active", "claude_sessions_total", "claude_minutes_since_last_activity",
+                       "claude_agent_sessions", "claude_exporter_watches", "claude_exporter_inotify_overflows_total",
+                       "claude_exporter_scan_duration_seconds", "process_resident_memory_bytes"):
+            self.assertIn(metric, covered, f"no panel shows {metric}")
+        for panel in dashboard["panels"]:
+            self.assertIn(panel["type"], {"stat", "timeseries", "bargauge", "state-timeline"}, panel["title"])
+            grid = panel["gridPos"]
+            self.assertTrue(all(isinstance(grid[k], int) for k in "hwxy"), panel["title"])
+            self.assertLessEqual(grid["x"] + grid["w"], 24, panel["title"])
+            self.assertEqual(panel["datasource"], {"type": "prometheus", "uid": "${datasource}"}, panel["title"])
+            self.assertTrue(panel["targets"], panel["title"])
+            for target in panel["targets"]:
+                self.assertTrue(target["refId"] and target["expr"], panel["title"])
+                # Only the dashboard's own variables and Grafana's rate interval.
+                leftover = re.sub(r"\$(pod|repository|__rate_interval)\b", "", target["expr"])
+                self.assertNotIn("$", leftover, panel["title"])
+
+
 def start_prometheus(work, targets):
     """A real Prometheus on 127.0.0.1 scraping `targets` every second with the shipped rules; returns the
     process and a function that evaluates an instant query (the first sample's value, or None)."""
@@ -247,6 +300,10 @@ class PrometheusEndToEnd(unittest.TestCase):
             self.assertTrue(wait_until(lambda: query("claude:agents_active:sum") == 1, timeout=15))
             self.assertTrue(wait_until(lambda: query("claude:agents_active:ratio") == 1, timeout=15))
             self.assertTrue(wait_until(lambda: query("claude_sessions_total") == 1, timeout=15))
+            # Every dashboard panel's query returns data here (a query that silently shows nothing fails).
+            for title, expression in dashboard_queries("agent-0", "repo"):
+                self.assertTrue(wait_until(lambda: query(expression) is not None, timeout=30),
+                                f"dashboard panel {title} shows nothing: {expression}")
             self.assertTrue(wait_until(lambda: query("claude_session_active") == 0, timeout=30),
                             "claude_session_active did not return to 0 after the 6 s idle timeout")
             self.assertTrue(wait_until(lambda: query("claude:agents_idle:count") == 1, timeout=15))
