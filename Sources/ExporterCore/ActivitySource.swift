@@ -64,6 +64,11 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
     public var agent: String { declaration.agent }
     public var unreadableIsUnhealthy: Bool { declaration.unreadableIsUnhealthy }
 
+    /// Whether a source under it is in `sources` (then its absence hides the agent's activity: a warning).
+    public func holdsAny(of sources: Set<ActivitySource>) -> Bool {
+        ActivitySource.sources(under: self).contains(where: sources.contains)
+    }
+
     /// What the log, `/` and the status line say while it does not exist.
     public func waitingMessage(path: String) -> String {
         "waiting for \(path) to be created; set \(variable) if \(agent) keeps it elsewhere"

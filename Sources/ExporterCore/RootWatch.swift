@@ -81,7 +81,7 @@ final class RootWatch {
                 "\(path) is not a directory; waiting for a directory there",
                 metadata: metadata.merging(["error": "\(problem)"]) { $1 }
             )
-        } else if ActivitySource.sources(under: root).contains(where: context.settings.drivingSources.contains) {
+        } else if root.holdsAny(of: context.settings.drivingSources) {
             context.logger.warning("\(root.waitingMessage(path: path))", metadata: metadata)
         } else {
             context.logger.notice("\(root.waitingMessage(path: path))", metadata: metadata)

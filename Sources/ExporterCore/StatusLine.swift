@@ -45,8 +45,7 @@ public enum StatusLine {
     /// The roots that do not exist and hold a source in `sources` (so the agent's activity cannot be seen).
     public static func missingRoots(_ snapshot: ActivitySnapshot, sources: Set<ActivitySource>) -> [RootDirectory] {
         RootDirectory.allCases.filter { root in
-            !snapshot.directoriesPresent[root.index]
-                && ActivitySource.sources(under: root).contains(where: sources.contains)
+            !snapshot.directoriesPresent[root.index] && root.holdsAny(of: sources)
         }
     }
 

@@ -29,7 +29,7 @@ struct ReaderCalls: Sendable {
         do {
             return try Syscall.retrying("read") { rawRead(fd, buffer.baseAddress!, buffer.count) }
         } catch {
-            if error.code == EAGAIN || error.code == EWOULDBLOCK { return nil }
+            if error.wouldBlock { return nil }
             throw error
         }
     }

@@ -21,8 +21,13 @@ extension EventLoop {
                 switch error.code {
                 case ECONNABORTED, EPROTO: continue
                 case EMFILE, ENFILE, ENOBUFS, ENOMEM: pauseAccepting(now, error)
-                case EAGAIN, EWOULDBLOCK: endShortage(now)  // nobody waits any more: the spell is over too
-                default: logger.debug("accept failed", metadata: ["error": "\(error)"])
+                default:
+                    // Nobody waits any more (EAGAIN): a shortage spell is over too.
+                    if error.wouldBlock {
+                        endShortage(now)
+                    } else {
+                        logger.debug("accept failed", metadata: ["error": "\(error)"])
+                    }
                 }
                 return
             }
@@ -159,11 +164,8 @@ extension EventLoop {
     /// Puts the listener back into the epoll set after a pause (a refusal is logged once per spell).
     func resumeAccepting() {
         acceptPausedUntil = nil
-        var event = epoll_event()
-        event.events = EPOLLIN.rawValue
-        event.data.u64 = Self.tag(listener.fileDescriptor)
         do {
-            try calls.epollControl(epoll, EPOLL_CTL_ADD, listener.fileDescriptor, &event)
+            try add(listener.fileDescriptor, EPOLLIN.rawValue)
             resumeFailureLogged = false
         } catch {
             acceptPausedUntil = MonotonicClock.nanoseconds() + 50_000_000

@@ -87,16 +87,21 @@ final class EventLoop: @unchecked Sendable {
 
     /// Adds a descriptor to the epoll set; false (logged) if the kernel refused (`ENOMEM`, `ENOSPC`).
     func register(_ fd: Int32, _ events: UInt32, serial: UInt64 = 0) -> Bool {
-        var event = epoll_event()
-        event.events = events
-        event.data.u64 = Self.tag(fd, serial: serial)
         do {
-            try calls.epollControl(epoll, EPOLL_CTL_ADD, fd, &event)
+            try add(fd, events, serial: serial)
             return true
         } catch {
             logger.warning("cannot add a socket to the event loop", metadata: ["error": "\(error)"])
             return false
         }
+    }
+
+    /// Adds a descriptor to the epoll set, tagged (see ``tag(_:serial:)``).
+    func add(_ fd: Int32, _ events: UInt32, serial: UInt64 = 0) throws(Errno) {
+        var event = epoll_event()
+        event.events = events
+        event.data.u64 = Self.tag(fd, serial: serial)
+        try calls.epollControl(epoll, EPOLL_CTL_ADD, fd, &event)
     }
 
     /// Changes what the loop waits for on a connection; a connection the kernel will not change is closed

@@ -70,8 +70,3 @@ struct SocketCalls: Sendable {
         return try Syscall.retrying("send") { rawSend(fd, base, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 }
-
-extension Errno {
-    /// Nothing to do now: try again when epoll says so.
-    var wouldBlock: Bool { code == EAGAIN || code == EWOULDBLOCK }
-}

@@ -65,6 +65,11 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+extension Errno {
+    /// A non-blocking descriptor has nothing to give or take now (`EAGAIN`, `EWOULDBLOCK`): try again when polled.
+    public var wouldBlock: Bool { code == EAGAIN || code == EWOULDBLOCK }
+}
+
 /// The one seam system calls go through: retries `EINTR` and turns `-1` into a thrown ``Errno``.
 public enum Syscall {
     /// Runs `body` until it does not fail with `EINTR`; a result of `-1` throws the thread's `errno`.

@@ -95,17 +95,20 @@ struct Daemon: Sendable {
             mounts = nil
         }
 
+        var startMetadata: Logger.Metadata = [:]
+        for root in RootDirectory.allCases {
+            startMetadata["\(root.name)_dir"] = "\(configuration.directory(of: root))"
+        }
         logger.info(
             "starting",
-            metadata: [
+            metadata: startMetadata.merging([
                 "version": "\(version)", "revision": "\(revision)",
-                "claude_dir": "\(configuration.claudeDirectory)", "happy_dir": "\(configuration.happyDirectory)",
                 "idle_timeout_minutes": "\(configuration.idleTimeoutMinutes)",
                 "activity_sources":
                     "\(ActivitySource.allCases.filter(configuration.activitySources.contains).map(\.rawValue).joined(separator: ","))",
                 "update_interval_seconds": "\(configuration.rescanIntervalSeconds)",
                 "pod": "\(configuration.podName)", "repository": "\(configuration.repositoryName)",
-            ]
+            ]) { $1 }
         )
         // The mount table's baseline before the first scan (the monitor's descriptor is already open, so a
         // change from here on is reported): a mount landing during the scan is not taken for the baseline.
