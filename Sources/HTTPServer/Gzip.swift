@@ -10,13 +10,20 @@ public enum Gzip {
     /// The compression level used for responses.
     public static let level: Int32 = 6
 
-    /// The kept compressor, if one is idle; a second caller at the same moment sets up its own.
-    private static let idle = Mutex<Deflater?>(nil)
+    /// The kept compressor, if one is idle: a single slot, taken and put back with atomic exchanges (no lock). A
+    /// second caller at the same moment sets up its own, and the one put back second is freed.
+    private static let idle = Atomic<Unmanaged<Deflater>?>(nil)
 
     /// `input`, gzip-compressed; `nil` only if zlib cannot allocate its state (the caller sends it uncoded).
     public static func compress(_ input: [UInt8]) -> [UInt8]? {
-        guard let deflater = idle.withLock({ $0.take() }) ?? Deflater(level: level) else { return nil }
-        defer { idle.withLock { $0 = deflater } }
+        let kept = idle.exchange(nil, ordering: .acquiring)?.takeRetainedValue()
+        guard let deflater = kept ?? Deflater(level: level) else { return nil }
+        defer {
+            let back = Unmanaged.passRetained(deflater)
+            if !idle.compareExchange(expected: nil, desired: back, ordering: .releasing).exchanged {
+                back.release()
+            }
+        }
         return deflater.compress(input)
     }
 

@@ -109,4 +109,18 @@ struct GzipTests {
         #expect(small.body == Array("OK".utf8))
         #expect(!small.headers.contains { $0.name == "Content-Encoding" })
     }
+
+    @Test("Many callers at once: each gets its own compressor's output, exact (the kept one is never shared)")
+    func concurrentCallers() async {
+        let bodies = (0..<8).map { caller in (0..<2_000).map { UInt8(truncatingIfNeeded: $0 &* (caller + 3)) } }
+        let allExact = await withTaskGroup(of: Bool.self) { group in
+            for body in bodies {
+                group.addTask {
+                    (0..<50).allSatisfy { _ in Gzip.compress(body).flatMap { Gzip.decompress($0) } == body }
+                }
+            }
+            return await group.reduce(true) { $0 && $1 }
+        }
+        #expect(allExact)
+    }
 }
