@@ -102,12 +102,12 @@ public struct ActivityStatus: Sendable, Equatable {
 /// and when it last finished a rescan (monotonic nanoseconds), written on the actor and read by the HTTP
 /// thread without waiting for anything.
 public final class SnapshotStore: Sendable {
-    private let current: Mutex<ActivitySnapshot>
+    private let current: Locked<ActivitySnapshot>
     private let answered: Atomic<UInt64>
     private let rescanned: Atomic<UInt64>
 
     public init(_ initial: ActivitySnapshot, startedAt: UInt64 = MonotonicClock.nanoseconds()) {
-        current = Mutex(initial)
+        current = Locked(initial)
         answered = Atomic(startedAt)
         rescanned = Atomic(startedAt)
     }

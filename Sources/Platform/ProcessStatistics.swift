@@ -1,5 +1,3 @@
-import Synchronization
-
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,7 +102,7 @@ public enum ProcStat {
 /// scrape reads fresh figures.
 public final class ProcessStatisticsCache: Sendable {
     private let maxAgeNanoseconds: UInt64
-    private let cached = Mutex<(time: UInt64, value: ProcessStatistics)?>(nil)
+    private let cached = Locked<(time: UInt64, value: ProcessStatistics)?>(nil)
 
     public init(maxAgeSeconds: Double = 1) {
         maxAgeNanoseconds = UInt64(maxAgeSeconds * 1_000_000_000)

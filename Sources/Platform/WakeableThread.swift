@@ -1,5 +1,4 @@
 import CEventFD
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +10,7 @@ import Glibc
 public final class WakeableThread: Sendable {
     /// Readable once ``stop()`` was called; the loop must return then.
     public let wakeDescriptor: Int32
-    private let thread = Mutex<PlatformThread?>(nil)
+    private let thread = Locked<PlatformThread?>(nil)
 
     public init() throws(Errno) {
         wakeDescriptor = try Syscall.retrying("eventfd") { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }

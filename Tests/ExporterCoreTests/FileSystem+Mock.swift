@@ -1,7 +1,6 @@
 import ExporterCore
 import FileWatching
 import Platform
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +15,7 @@ final class FakeFileSystem: FileSystem {
         var contents: [UInt8] = []
     }
 
-    private let nodes = Mutex<[String: Node]>(["/": Node(kind: .directory, modified: .zero)])
+    private let nodes = Locked<[String: Node]>(["/": Node(kind: .directory, modified: .zero)])
 
     /// Creates the file and any missing parent directories.
     func addFile(_ path: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
@@ -56,7 +55,7 @@ final class FakeFileSystem: FileSystem {
     }
 
     /// How many files were read (``contents(of:limit:)`` calls), for cost-per-event tests.
-    private let reads = Mutex(0)
+    private let reads = Locked(0)
     var readCount: Int { reads.withLock { $0 } }
 
     /// Creates the directory and any missing parents (`mkdir -p`).
@@ -142,7 +141,7 @@ final class FakeWatchRegistry: WatchRegistry {
         var attempts = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// Makes every later `addWatch` fail with `code` (nil: succeed again).
     func failWith(_ code: Int32?) {
@@ -182,19 +181,19 @@ final class FakeWatchRegistry: WatchRegistry {
 
 /// A wall clock tests move by hand.
 final class ManualClock: Sendable {
-    private let current: Mutex<Timestamp>
-    init(_ start: Timestamp = Timestamp(seconds: 10_000)) { current = Mutex(start) }
+    private let current: Locked<Timestamp>
+    init(_ start: Timestamp = Timestamp(seconds: 10_000)) { current = Locked(start) }
     var now: Timestamp { current.withLock { $0 } }
     func advance(seconds: Double) { current.withLock { $0 = $0.adding(seconds: seconds) } }
 }
 
 /// Processes by pid with their start times, and whether other containers' processes are visible.
 final class FakeProcessTable: ProcessTable {
-    private let processes = Mutex<[Int32: UInt64]>([:])
+    private let processes = Locked<[Int32: UInt64]>([:])
     let seesOtherProcesses: Bool
     let ownProcessID: Int32
     /// How many `/proc/<pid>/stat` look-ups were made, for cost-per-event tests.
-    private let lookups = Mutex(0)
+    private let lookups = Locked(0)
     var lookupCount: Int { lookups.withLock { $0 } }
 
     init(seesOtherProcesses: Bool = true, ownProcessID: Int32 = 999_999) {
@@ -206,7 +205,7 @@ final class FakeProcessTable: ProcessTable {
     func exit(_ pid: Int32) { processes.withLock { $0[pid] = nil } }
     /// Makes every look-up fail with "unknown" (as running out of descriptors would), or not.
     func failLookUps(_ failing: Bool) { failures.withLock { $0 = failing } }
-    private let failures = Mutex(false)
+    private let failures = Locked(false)
 
     func lookUp(_ pid: Int32) -> ProcessLookup {
         lookups.withLock { $0 += 1 }

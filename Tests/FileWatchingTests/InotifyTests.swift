@@ -1,6 +1,5 @@
 import Foundation
 import Platform
-import Synchronization
 import Testing
 
 @testable import FileWatching
@@ -210,7 +209,7 @@ struct InotifyReaderEndTests {
         // Far above any descriptor limit here, so no other test can ever open this number.
         let reader = try InotifyReader(descriptor: 900_000)
         reader.start()
-        let timedOut = Mutex(false)
+        let timedOut = Locked(false)
         let ended = Task {
             for await _ in reader.events {}
         }

@@ -1,6 +1,5 @@
 import CInotify
 import Platform
-import Synchronization
 import Testing
 
 @testable import FileWatching
@@ -25,7 +24,7 @@ private final class Script: Sendable {
         var pollEvents: Int16 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func push(_ read: Read) { state.withLock { $0.reads.append(read) } }
     func failPoll(with code: Int32) { state.withLock { $0.pollFailure = code } }
@@ -94,8 +93,8 @@ private func record(wd: Int32, mask: UInt32, name: String) -> [UInt8] {
 
 /// Collects what the stream delivers until it ends, or `timeout` seconds pass (then `ended` is false).
 private func drain(_ reader: InotifyReader, timeout: Double = 20) async -> (batches: [[InotifyEvent]], ended: Bool) {
-    let collected = Mutex<[[InotifyEvent]]>([])
-    let finished = Mutex(false)
+    let collected = Locked<[[InotifyEvent]]>([])
+    let finished = Locked(false)
     let consumer = Task {
         for await batch in reader.events { collected.withLock { $0.append(batch) } }
         finished.withLock { $0 = true }

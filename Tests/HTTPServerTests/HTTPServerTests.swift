@@ -2,7 +2,6 @@ import Foundation
 import HTTPServer
 import Logging
 import Platform
-import Synchronization
 import TestSupport
 import Testing
 
@@ -351,7 +350,7 @@ struct HTTPServerTests {
 
 /// A condition a test flips, for parked requests.
 private final class Flag: Sendable {
-    private let value = Mutex(false)
+    private let value = Locked(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
 }

@@ -2,7 +2,6 @@ import CEpoll
 import InMemoryLogging
 import Logging
 import Platform
-import Synchronization
 import TestSupport
 import Testing
 
@@ -25,7 +24,7 @@ private final class Faults: Sendable {
         var receiveError: Int32?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     let listener: Int32
 
     init(listener: Int32) { self.listener = listener }

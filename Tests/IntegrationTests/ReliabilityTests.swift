@@ -1,7 +1,6 @@
 import CThreadControl
 import Foundation
 import Platform
-import Synchronization
 import TestSupport
 import Testing
 
@@ -284,7 +283,7 @@ struct ReliabilityTests {
 /// happen on a thread of its own, since a tracer is a thread, and Swift's tasks may change threads.
 private final class ThreadFreeze: Sendable {
     private final class State: Sendable {
-        let value = Mutex<(stopped: Bool?, released: Bool)>((nil, false))
+        let value = Locked<(stopped: Bool?, released: Bool)>((nil, false))
     }
 
     private let state = State()

@@ -1,5 +1,4 @@
 import Platform
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,8 +13,8 @@ public final class ConnectionFlood: Sendable {
     private let connections: Int
     private let sendOneRequest: Bool
     private let maximumSeconds: Double
-    private let state = Mutex<(stop: Bool, reconnections: Int)>((false, 0))
-    private let thread = Mutex<PlatformThread?>(nil)
+    private let state = Locked<(stop: Bool, reconnections: Int)>((false, 0))
+    private let thread = Locked<PlatformThread?>(nil)
 
     public init(port: Int, connections: Int, sendOneRequest: Bool, maximumSeconds: Double = 60) {
         self.port = port
