@@ -67,7 +67,7 @@ help:
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
 	@echo "make image    build the container image with podman (localhost/claude-metrics-exporter)"
 	@echo "make tsan     run the unit and integration tests under ThreadSanitizer"
-	@echo "make fuzz     fuzz the HTTP request and registry parsers with libFuzzer, FUZZ_SECONDS each (default 600)"
+	@echo "make fuzz     fuzz the HTTP request, registry and usage-line parsers with libFuzzer, and the usage reader against Python's json, FUZZ_SECONDS each (default 600)"
 
 deps: build-deps
 	$(call require,$(TEST_COMMANDS),$(TEST_PACKAGES))
@@ -119,6 +119,7 @@ bench: bench-deps release
 test: deps release
 	$(SWIFT) build --build-tests -Xswiftc -warnings-as-errors
 	$(SWIFT) test --skip-build --disable-xctest
+	python3 Tests/Differential/usage_differential.py .build/debug/usage-lines
 	$(DEPLOY_PYTHON) deploy/tests/test_deploy.py
 
 # The unit and integration tests under ThreadSanitizer (a build of their own in .build-tsan; the exporter the
@@ -136,7 +137,7 @@ tsan: build-deps
 
 # libFuzzer (with AddressSanitizer) for FUZZ_SECONDS each: the HTTP request parser, then the session registry's
 # parser. The seed corpora in Fuzz/corpus/ are copied, never written to.
-FUZZERS := HTTPRequestParserFuzzer:http RegistryParserFuzzer:registry
+FUZZERS := HTTPRequestParserFuzzer:http RegistryParserFuzzer:registry UsageLineFuzzer:usage
 fuzz: build-deps
 	for fuzzer in $(FUZZERS); do \
 	  CME_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product $${fuzzer%%:*} \
@@ -148,6 +149,8 @@ fuzz: build-deps
 	  .build-fuzz/debug/$$name .build-fuzz/corpus-$$corpus -max_total_time=$(FUZZ_SECONDS) \
 	    -max_len=65536 -print_final_stats=1 || exit 1; \
 	done
+	$(SWIFT) build --product usage-lines
+	python3 Tests/Differential/usage_differential.py .build/debug/usage-lines --seconds $(FUZZ_SECONDS) --seed $$(date +%s)
 
 # The image with podman (Debian's package; as root): the Dockerfile's runtime stage around the stripped release
 # binary, on the distroless base where it can be pulled, else (IMAGE_BASE=local, the default here) on a base

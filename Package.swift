@@ -18,6 +18,7 @@ let package = Package(
         .target(name: "CMalloc"),
         .target(name: "CPthread"),
         .target(name: "CEventFD"),
+        .target(name: "CSearch"),
         // libsystemd-dev's headers (the library is loaded at run time) and the binary's .note.dlopen.
         .target(name: "CSystemd"),
         // zlib from Debian's zlib1g-dev, linked statically: `ldd` stays glibc and libstdc++ only.
@@ -45,12 +46,16 @@ let package = Package(
             dependencies: ["CSystemd", "Platform", .product(name: "Logging", package: "swift-log")]
         ),
 
+        // Token usage in transcript lines: the JSON reader, ccusage's rules, the de-duplicating counters.
+        .target(name: "TokenUsage", dependencies: ["CSearch"]),
+
         // The domain: what counts as activity, the state actor, the metrics.
         .target(
             name: "ExporterCore",
             dependencies: [
                 "FileWatching",
                 "Platform",
+                "TokenUsage",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -69,12 +74,16 @@ let package = Package(
             ]
         ),
 
+        // For the differential test of the usage reader against Python's json module: one verdict per input line.
+        .executableTarget(name: "usage-lines", dependencies: ["TokenUsage"], path: "Tools/usage-lines"),
+
         // Helpers shared by the test targets: a raw HTTP client, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
         // For tests only: stops one thread of the exporter (ptrace), as a stuck state actor would be.
         .target(name: "CThreadControl", path: "Tests/CThreadControl"),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "FileWatchingTests", dependencies: ["FileWatching", "Platform"]),
+        .testTarget(name: "TokenUsageTests", dependencies: ["TokenUsage"]),
         .testTarget(
             name: "SystemdTests",
             dependencies: ["Systemd", .product(name: "Logging", package: "swift-log")]
@@ -91,6 +100,7 @@ let package = Package(
                 "ExporterCore",
                 "FileWatching",
                 "Platform",
+                "TokenUsage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
@@ -103,7 +113,7 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// The libFuzzer targets (the HTTP request parser, the session registry's parser), only for `make fuzz`
+// The libFuzzer targets (the HTTP request parser, the session registry's parser, the token-usage line reader), only for `make fuzz`
 // (CME_FUZZ=1): they have no main and link only with -sanitize=fuzzer.
 if Context.environment["CME_FUZZ"] != nil {
     package.targets += [
@@ -112,6 +122,12 @@ if Context.environment["CME_FUZZ"] != nil {
             name: "HTTPRequestParserFuzzer",
             dependencies: ["FuzzSupport", "HTTPServer"],
             path: "Fuzz/HTTPRequestParserFuzzer",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
+            name: "UsageLineFuzzer",
+            dependencies: ["FuzzSupport", "TokenUsage"],
+            path: "Fuzz/UsageLineFuzzer",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .executableTarget(

@@ -42,6 +42,11 @@ BUDGET = {
     "wrk_c4_p99_ms": (2.6, "max", "ms"),
     "startup_ms": (25, "max", "ms"),
     "rescan_100k_ms": (155, "max", "ms"),
+    # Token usage (issue 12): history of --usage-megabytes (1 GB, 1,000,000 responses by default).
+    "usage_history_mb_per_s": (200, "min", "MB/s"),
+    "usage_speedup_vs_python": (5, "min", "x"),
+    "usage_append_to_counter_median_ms": (20, "max", "ms"),
+    "usage_rss_after_history_mb": (32, "max", "MB"),
 }
 
 
@@ -138,6 +143,97 @@ class Exporter:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def generate_history(root, megabytes, responses):
+    """Transcripts as Claude Code writes them: per response an assistant line (two for every other one, the first
+    with a partial output count) and a user line with a tool result, padded to `megabytes` with long tool results."""
+    folder = os.path.join(root, ".claude", "projects", "-home-agent-repo")
+    os.makedirs(folder, exist_ok=True)
+    files = 200
+    per_file = responses // files
+    padding = max(0, int(megabytes * 1e6 / responses) - 900)
+    result = json.dumps({"type": "user", "message": {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": ("line of output \"quoted\"\n" * 40)[:padding]}]},
+        "timestamp": "2026-08-01T04:50:42.628Z"}, separators=(",", ":"))
+    expected = {"messages": 0, "output": 0}
+    for f in range(files):
+        lines = []
+        for r in range(per_file):
+            output = 10 + (r % 500)
+            head = ('{"parentUuid":"p","isSidechain":false,"type":"assistant","message":{"model":"claude-opus-4-5",'
+                    f'"id":"msg_{f}_{r}","type":"message","role":"assistant","content":[{{"type":"text","text":"done"}}],'
+                    '"stop_reason":null,"usage":{"input_tokens":3,"cache_creation_input_tokens":120,'
+                    '"cache_read_input_tokens":40000,"cache_creation":{"ephemeral_5m_input_tokens":120},')
+            tail = f'"service_tier":"standard"}}}},"requestId":"req_{f}_{r}","timestamp":"2026-08-01T04:50:42.628Z"}}'
+            if r % 2:
+                lines.append(head + '"output_tokens":1,' + tail)
+            lines.append(head + f'"output_tokens":{output},' + tail)
+            lines.append(result)
+            expected["messages"] += 1
+            expected["output"] += output
+        with open(os.path.join(folder, f"{uuid.uuid4()}.jsonl"), "w") as out:
+            out.write("\n".join(lines) + "\n")
+    return folder, expected
+
+
+def measure_usage(megabytes, responses):
+    """History throughput (with scrapes answered throughout), the Python reference over the same files, resident
+    memory once the history is read, and append -> counter latency."""
+    work = tempfile.mkdtemp(prefix="cme-bench-usage-")
+    results = {}
+    try:
+        print(f"generating {megabytes} MB of transcripts with {responses} responses ...", file=sys.stderr)
+        folder, expected = generate_history(work, megabytes, responses)
+        size = sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
+        os.sync()
+        ready = 'claude_exporter_usage_ready{pod="bench"}'
+        messages = 'claude_assistant_messages_total{pod="bench",repository="bench",model="claude-opus-4-5"}'
+        exporter = Exporter(work)
+        started = time.perf_counter()
+        slowest = 0.0
+        while True:
+            before = time.perf_counter()
+            text = exporter.scrape()
+            slowest = max(slowest, time.perf_counter() - before)
+            if exporter.value(text, ready) == 1:
+                break
+            if time.perf_counter() - started > 600:
+                raise RuntimeError("usage history not ready within 600 s")
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        results["usage_history_bytes"] = size
+        results["usage_history_seconds"] = seconds
+        results["usage_history_mb_per_s"] = size / 1e6 / seconds
+        results["usage_slowest_scrape_during_history_ms"] = slowest * 1000
+        counted = exporter.value(exporter.scrape(), messages)
+        results["usage_counts_exact"] = int(counted == expected["messages"])
+        time.sleep(2)
+        results["usage_rss_after_history_mb"] = exporter.status("VmRSS") / 1e6
+        latencies = []
+        target = os.path.join(folder, sorted(os.listdir(folder))[0])
+        for attempt in range(30):
+            line = ('{"type":"assistant","message":{"model":"claude-opus-4-5","id":"msg_live_%d","role":"assistant",'
+                    '"content":[],"usage":{"input_tokens":1,"output_tokens":2}},"requestId":"req_live_%d",'
+                    '"timestamp":"2026-08-01T04:50:42.628Z"}\n') % (attempt, attempt)
+            want = counted + attempt + 1
+            with open(target, "a") as f:
+                written = time.perf_counter()
+                f.write(line)
+            seen = exporter.wait_for(messages, lambda v: v >= want, timeout=10, interval=0.0005)
+            if seen:
+                latencies.append((seen - written) * 1000)
+        exporter.stop()
+        if latencies:
+            results["usage_append_to_counter_median_ms"] = statistics.median(latencies)
+        print("running the Python json.loads reference over the same files ...", file=sys.stderr)
+        reference = json.loads(subprocess.run([sys.executable, os.path.join(ROOT, "bench", "usage_reference.py"),
+                                               folder], capture_output=True, check=True, text=True).stdout)
+        results["usage_python_reference_mb_per_s"] = reference["mb_per_second"]
+        results["usage_speedup_vs_python"] = results["usage_history_mb_per_s"] / reference["mb_per_second"]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 def percentile(values, p):
@@ -306,6 +402,9 @@ def main():
     parser.add_argument("--tries", type=int, default=50, help="repetitions of the change-to-metric probe")
     parser.add_argument("--cpu-seconds", type=float, default=60, help="length of each idle-CPU window")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="length of each of the three wrk runs")
+    parser.add_argument("--usage-megabytes", type=int, default=1024, help="transcript history for the usage figures")
+    parser.add_argument("--usage-responses", type=int, default=1000000, help="responses in that history")
+    parser.add_argument("--usage-only", action="store_true", help="measure only the token-usage figures")
     args = parser.parse_args()
 
     if not os.path.exists(BINARY):
@@ -314,8 +413,11 @@ def main():
     # are written back; the exporter's release of its startup code pages would then do nothing.
     os.sync()
     results, notes = {}, {}
+    results.update(measure_usage(args.usage_megabytes, args.usage_responses))
     work = tempfile.mkdtemp(prefix="cme-bench-")
     try:
+        if args.usage_only:
+            raise SystemExit(print(json.dumps(results, indent=1)))
         print(f"generating {args.sessions} sessions over {args.projects} projects in {work} ...", file=sys.stderr)
         project = generate_tree(work, args.sessions, args.projects)
         results["startup_ms"] = measure_startup(work, args.sessions)

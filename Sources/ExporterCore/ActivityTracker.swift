@@ -37,6 +37,9 @@ public actor ActivityTracker {
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
     private var relevantMounts: Set<MountTableMonitor.Mount>?
     private var periodicScans = 0
+    /// Where transcript changes go for token usage (`nil` with `USAGE_METRICS=off`).
+    private let transcripts: (@Sendable (TranscriptNotice) -> Void)?
+    private var liveSessionsSent: Set<String> = []
 
     /// Every this many periodic rescans, one stats every file even in watched directories.
     static let deepRescanEvery = 10
@@ -54,9 +57,11 @@ public actor ActivityTracker {
         executor: ThreadExecutor,
         logger: Logger,
         processes: any ProcessTable = LocalProcessTable(),
-        clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() }
+        clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
+        transcripts: (@Sendable (TranscriptNotice) -> Void)? = nil
     ) {
         self.settings = settings
+        self.transcripts = transcripts
         self.store = store
         self.executor = executor
         self.logger = logger
@@ -154,6 +159,12 @@ public actor ActivityTracker {
             }
             apply(event)
         }
+        if !context.changedTranscripts.isEmpty {
+            // One notice per batch, each path once (a busy transcript shows up in every batch, once).
+            var seen = Set<String>()
+            transcripts?(.changed(context.changedTranscripts.filter { seen.insert($0).inserted }))
+            context.changedTranscripts.removeAll(keepingCapacity: true)
+        }
         publish()
     }
 
@@ -183,6 +194,10 @@ public actor ActivityTracker {
         for root in RootDirectory.allCases { establish(root) }
         let statedEverything = context.statEverything
         context.statEverything = true
+        context.changedTranscripts.removeAll()
+        // Events may have been missed (or watches were new): the usage reader looks at every transcript. At
+        // startup it reads the history on its own.
+        if reason != .startup && statedEverything { transcripts?(.repair) }
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
         if statedEverything { Heap.trim() }
         let finished = MonotonicClock.nanoseconds()
@@ -341,6 +356,13 @@ public actor ActivityTracker {
         snapshot.watches = context.watches.count
         snapshot.watchErrors = context.watches.failures
         store.publish(snapshot)
+        if transcripts != nil {
+            let live = Set(snapshot.liveSessions.map(\.sessionID))
+            if live != liveSessionsSent {
+                liveSessionsSent = live
+                transcripts?(.liveSessions(live))
+            }
+        }
         evaluateTransition()
         // While a registry entry is live, a 1-second liveness check runs (a process that dies without removing
         // its file stops counting within about a second).

@@ -30,6 +30,8 @@ public struct ExporterConfiguration: Sendable, Equatable {
     public var activitySources = ActivitySource.defaultDriving
     /// `DRAIN_QUIET_SECONDS`: how long the agent must have been quiet for `/-/drain` to answer.
     public var drainQuietSeconds = 30.0
+    /// Whether transcripts are read for token usage (`USAGE_METRICS`); off, no transcript is ever opened.
+    public var usageMetrics = true
 
     public init() {}
 

@@ -93,6 +93,18 @@ extension ExporterConfiguration {
             config.drainQuietSeconds = try number(setting, value, allowed: allowed, drainQuietRange.contains)
         },
         Option(
+            variable: "USAGE_METRICS",
+            flag: "--usage-metrics",
+            placeholder: "on|off",
+            help: "read transcripts for token usage per model (default on; off: no transcript is ever opened)"
+        ) { config, setting, value throws(ConfigurationError) in
+            switch trimmed(value).lowercased() {
+            case "on", "true", "1", "yes": config.usageMetrics = true
+            case "off", "false", "0", "no": config.usageMetrics = false
+            default: throw ConfigurationError(setting: setting, value: value, allowed: "expected on or off")
+            }
+        },
+        Option(
             variable: "LISTEN_ADDRESS",
             flag: "--listen-address",
             placeholder: "ADDRESS",

@@ -1,4 +1,5 @@
 import Platform
+import TokenUsage
 
 /// Renders the Prometheus text exposition format (version 0.0.4) from a snapshot and the clock.
 ///
@@ -17,6 +18,9 @@ public struct MetricsRenderer: Sendable {
     public var processStartTime: Double
 
     private let template: Template
+    /// `pod="…",repository="…"` and `pod="…"`, escaped.
+    private let agentLabels: String
+    private let podLabel: String
 
     public init(
         podName: String,
@@ -34,12 +38,9 @@ public struct MetricsRenderer: Sendable {
         self.version = version
         self.revision = revision
         self.processStartTime = processStartTime
-        template = Self.makeTemplate(
-            agentLabels: "pod=\"\(Self.escapeLabel(podName))\",repository=\"\(Self.escapeLabel(repositoryName))\"",
-            podLabel: "pod=\"\(Self.escapeLabel(podName))\"",
-            version: version,
-            revision: revision
-        )
+        agentLabels = "pod=\"\(Self.escapeLabel(podName))\",repository=\"\(Self.escapeLabel(repositoryName))\""
+        podLabel = "pod=\"\(Self.escapeLabel(podName))\""
+        template = Self.makeTemplate(agentLabels: agentLabels, podLabel: podLabel, version: version, revision: revision)
     }
 
     public init(configuration: ExporterConfiguration, version: String, revision: String, processStartTime: Double) {
@@ -58,13 +59,24 @@ public struct MetricsRenderer: Sendable {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     /// The full exposition, as text.
-    public func render(_ snapshot: ActivitySnapshot, now: Timestamp, process: ProcessStatistics) -> String {
-        String(decoding: renderBytes(snapshot, now: now, process: process), as: UTF8.self)
+    public func render(
+        _ snapshot: ActivitySnapshot,
+        now: Timestamp,
+        process: ProcessStatistics,
+        usage: UsageSnapshot? = nil
+    ) -> String {
+        String(decoding: renderBytes(snapshot, now: now, process: process, usage: usage), as: UTF8.self)
     }
 
     /// The full exposition, as the bytes of the response body: one pass over a template built at init
     /// (HELP, TYPE and series names with their escaped labels), appending only the values.
-    public func renderBytes(_ snapshot: ActivitySnapshot, now: Timestamp, process: ProcessStatistics) -> [UInt8] {
+    /// `usage` is `nil` with `USAGE_METRICS=off`: no usage family at all.
+    public func renderBytes(
+        _ snapshot: ActivitySnapshot,
+        now: Timestamp,
+        process: ProcessStatistics,
+        usage: UsageSnapshot? = nil
+    ) -> [UInt8] {
         let status = snapshot.status(at: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: drivingSources)
         var out: [UInt8] = []
         out.reserveCapacity(template.size + template.segments.count * 24)
@@ -98,7 +110,64 @@ public struct MetricsRenderer: Sendable {
             Self.appendValue(value, to: &out)
             out.append(UInt8(ascii: "\n"))
         }
+        if let usage { appendUsage(usage, to: &out) }
         return out
+    }
+
+    /// The token-usage families. The counters appear only once the history is read (`claude_exporter_usage_ready`
+    /// 1), so that Prometheus never takes the history for new spending.
+    private func appendUsage(_ usage: UsageSnapshot, to out: inout [UInt8]) {
+        var text = ""
+        func family(_ name: String, _ help: String, _ type: String) {
+            text += "# HELP \(name) \(Self.escapeHelp(help))\n# TYPE \(name) \(type)\n"
+        }
+        family(
+            "claude_exporter_usage_ready",
+            "1 once the transcripts' history has been read and the token counters are published, else 0.",
+            "gauge"
+        )
+        text += "claude_exporter_usage_ready{\(podLabel)} \(usage.ready ? 1 : 0)\n"
+        family("claude_exporter_transcript_bytes_read_total", "Transcript bytes read for token usage.", "counter")
+        text += "claude_exporter_transcript_bytes_read_total{\(podLabel)} \(usage.bytesRead)\n"
+        if usage.ready {
+            family(
+                "claude_tokens_total",
+                "Tokens of de-duplicated assistant responses in the transcripts, by model and type.",
+                "counter"
+            )
+            for model in usage.models {
+                let labels = "{\(agentLabels),model=\"\(Self.escapeLabel(model.name))\",type=\""
+                let tokens = model.usage.tokens
+                text += "claude_tokens_total\(labels)input\"} \(tokens.input)\n"
+                text += "claude_tokens_total\(labels)output\"} \(tokens.output)\n"
+                text += "claude_tokens_total\(labels)cache_creation\"} \(tokens.cacheCreation)\n"
+                text += "claude_tokens_total\(labels)cache_read\"} \(tokens.cacheRead)\n"
+            }
+            family("claude_assistant_messages_total", "De-duplicated assistant responses, by model.", "counter")
+            for model in usage.models {
+                text += "claude_assistant_messages_total{\(agentLabels),model=\"\(Self.escapeLabel(model.name))\"} "
+                text += "\(model.usage.messages)\n"
+            }
+            family(
+                "claude_session_context_tokens",
+                "Input, cache creation and cache read tokens of the newest response of each live session.",
+                "gauge"
+            )
+            for (session, tokens) in usage.liveContexts.sorted(by: { $0.key < $1.key }) {
+                text += "claude_session_context_tokens{\(agentLabels),session_id=\"\(Self.escapeLabel(session))\"} "
+                text += "\(tokens)\n"
+            }
+            family(
+                "claude_exporter_transcript_lines_skipped_total",
+                "Transcript lines that name usage but could not be counted: malformed, schema, too_long.",
+                "counter"
+            )
+            for (index, reason) in UsageLine.SkipReason.allCases.enumerated() {
+                text += "claude_exporter_transcript_lines_skipped_total{\(podLabel),reason=\"\(reason.rawValue)\"} "
+                text += "\(usage.skipped[index])\n"
+            }
+        }
+        out.append(contentsOf: text.utf8)
     }
 
     /// What a sample's value is.

@@ -207,7 +207,10 @@ final class ProjectsScanner {
                 let status = try? context.fileSystem.status(of: path)
                 let present = status?.kind == .regular
                 context.tree.updateSubagent(name, present: present, session: session, project: slug)
-                if let status, present { context.observe(.transcripts, status.modified, path, fromEvent: true) }
+                if let status, present {
+                    context.observe(.transcripts, status.modified, path, fromEvent: true)
+                    context.changedTranscripts.append(path)
+                }
             }
         default:
             break
@@ -222,6 +225,7 @@ final class ProjectsScanner {
         }
         context.tree.insertTranscript(name, project: slug)
         context.observe(.transcripts, status.modified, path, fromEvent: true)
+        context.changedTranscripts.append(path)
         let stem = String(name.utf8.dropLast(6))!
         if context.tree.isSessionFolderUnwatched(stem, project: slug) {
             scanSessionFolder(slug, stem, transcriptTime: status.modified, recent: true)

@@ -21,6 +21,8 @@ final class ScanContext {
     /// Future-dated files, per source: logged at most once an hour.
     private var futureTimeLogs = LogThrottle<ActivitySource>()
     private var unreadableLogged: Set<String> = []
+    /// Transcripts changed by the events being applied, for the token-usage reader.
+    var changedTranscripts: [String] = []
 
     init(
         settings: TrackerSettings,

@@ -59,6 +59,10 @@ public protocol FileSystem: Sendable {
     /// ``SmallFile/read(_:limit:)``.
     func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents
 
+    /// Bytes of the regular file at `path` from `offset` into `buffer`, with the file's identity and size: see
+    /// ``FilePart/read(_:from:into:)``. Only transcripts are read this way, for their token usage.
+    func read(_ path: String, from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> FilePart
+
     /// The path with every symbolic link resolved (`realpath(3)`), or `nil` if it does not exist.
     func canonicalPath(of path: String) -> String?
 
@@ -108,6 +112,14 @@ public struct LocalFileSystem: FileSystem {
 
     public func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {
         try SmallFile.read(path, limit: limit)
+    }
+
+    public func read(
+        _ path: String,
+        from offset: UInt64,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Errno) -> FilePart {
+        try FilePart.read(path, from: offset, into: buffer)
     }
 
     public func forEachEntry(

@@ -75,6 +75,58 @@ public enum SmallFile {
     }
 }
 
+/// Which file a descriptor reads: device and inode, so a file replaced under the same name is told apart.
+public struct FileIdentity: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+}
+
+/// What one ``FilePart/read(_:from:into:)`` saw: the file, its size, and how many bytes it read.
+public struct FilePart: Sendable, Equatable {
+    public var identity: FileIdentity
+    public var size: UInt64
+    /// Bytes read into the buffer (0 at or past the end).
+    public var count: Int
+
+    public init(identity: FileIdentity, size: UInt64, count: Int) {
+        self.identity = identity
+        self.size = size
+        self.count = count
+    }
+
+    /// Reads into `buffer` from `offset` of the regular file at `path` (opened as ``SmallFile/read(_:limit:)``
+    /// opens: no FIFO, device or symbolic link can block or redirect it), with the identity and size `fstat` saw on
+    /// the same descriptor. One `open`, `fstat`, `pread`, `close`: for the incremental reading of append-only files.
+    public static func read(
+        _ path: String,
+        from offset: UInt64,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) throws(Errno) -> FilePart {
+        let fd = try Syscall.retrying("open") {
+            open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
+        }
+        defer { Syscall.close(fd) }
+        var info = stat()
+        _ = try Syscall.retrying("fstat") { fstat(fd, &info) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw Errno(SmallFile.notRegular, call: "open (not a regular file)")
+        }
+        let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        let size = UInt64(max(0, info.st_size))
+        guard offset < size, let base = buffer.baseAddress, buffer.count > 0 else {
+            return FilePart(identity: identity, size: size, count: 0)
+        }
+        let wanted = Int(min(UInt64(buffer.count), size - offset))
+        let got = try Syscall.retrying("pread") { pread(fd, base, wanted, off_t(offset)) }
+        return FilePart(identity: identity, size: size, count: got)
+    }
+}
+
 /// Writes to standard error with `write(2)`: whole lines, no stdio buffering, safe from any thread.
 public enum StandardError {
     public static func write(_ text: String) {

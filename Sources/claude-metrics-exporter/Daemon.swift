@@ -31,6 +31,9 @@ struct Daemon: Sendable {
     private let mounts: MountTableMonitor?
     private let server: HTTPServer
     private let listener: Listener
+    /// Token usage from the transcripts (`nil` with `USAGE_METRICS=off`), and what the activity side tells it.
+    private let usage: UsageTracker?
+    private let notices: AsyncStream<TranscriptNotice>
 
     /// Binds the port, starts watching, runs the first full scan, then serves: connections made meanwhile wait
     /// in the backlog, so no scrape ever sees the empty state of a starting exporter.
@@ -38,6 +41,7 @@ struct Daemon: Sendable {
         configuration: ExporterConfiguration,
         environment: [String: String],
         store: SnapshotStore,
+        usageStore: UsageStore?,
         renderer: MetricsRenderer,
         version: String,
         revision: String,
@@ -69,13 +73,27 @@ struct Daemon: Sendable {
                 metadata: ["error": "\(error)", "fix": "raise fs.inotify.max_user_instances"]
             )
         }
+        let (notices, noticeSink) = AsyncStream<TranscriptNotice>.makeStream()
+        self.notices = notices
+        usage = usageStore.map { usageStore in
+            UsageTracker(
+                claudeDirectory: configuration.claudeDirectory,
+                fileSystem: LocalFileSystem(),
+                store: usageStore,
+                executor: ThreadExecutor(name: "usage"),
+                logger: logger
+            )
+        }
+        var transcripts: (@Sendable (TranscriptNotice) -> Void)?
+        if usageStore != nil { transcripts = { _ = noticeSink.yield($0) } }
         tracker = ActivityTracker(
             settings: TrackerSettings(configuration),
             fileSystem: LocalFileSystem(),
             registry: inotify,
             store: store,
             executor: ThreadExecutor(name: "state"),
-            logger: logger
+            logger: logger,
+            transcripts: transcripts
         )
         do {
             reader = try inotify.map { inotify throws(Errno) in try InotifyReader(inotify: inotify) }
@@ -119,6 +137,7 @@ struct Daemon: Sendable {
         let parked = ParkedRequestCount()
         let routes = Routes(
             store: store,
+            usageStore: usageStore,
             renderer: renderer,
             rescanInterval: configuration.rescanIntervalSeconds,
             drainQuietSeconds: configuration.drainQuietSeconds,
@@ -154,6 +173,7 @@ struct Daemon: Sendable {
             if let reader { loops.addTask { await events(from: reader) } }
             if let mounts { loops.addTask { await mountChanges(from: mounts) } }
             if let notifier { loops.addTask { await statusLines(to: notifier) } }
+            if let usage { loops.addTask { await usageReading(usage) } }
             await waitForStop()
             loops.cancelAll()
         }
@@ -207,6 +227,12 @@ struct Daemon: Sendable {
                 "inotify stopped delivering events; changes are seen only by the rescan every UPDATE_INTERVAL_SECONDS"
             )
         }
+    }
+
+    /// The transcripts' history first (in the background: READY and scrapes never wait for it), then each change.
+    private func usageReading(_ usage: UsageTracker) async {
+        await usage.readHistory()
+        for await notice in notices { await usage.handle(notice) }
     }
 
     private func mountChanges(from mounts: MountTableMonitor) async {

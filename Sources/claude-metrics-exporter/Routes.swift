@@ -7,6 +7,8 @@ import Platform
 /// waits for the agent to be between turns) and Prometheus' conventional `/-/healthy` and `/-/ready`.
 struct Routes: Sendable {
     let store: SnapshotStore
+    /// Token usage (`nil` with `USAGE_METRICS=off`).
+    let usageStore: UsageStore?
     let renderer: MetricsRenderer
     /// `UPDATE_INTERVAL_SECONDS`: how often a rescan must finish for the exporter to count as alive.
     let rescanInterval: Double
@@ -47,7 +49,12 @@ struct Routes: Sendable {
             // Serving at all means the first full scan is done (connections wait in the backlog until then).
             return .text(200, "ready\n")
         case "/metrics":
-            let body = renderer.renderBytes(snapshot, now: Timestamp.now(), process: processStatistics.current())
+            let body = renderer.renderBytes(
+                snapshot,
+                now: Timestamp.now(),
+                process: processStatistics.current(),
+                usage: usageStore?.snapshot
+            )
             // Always the text format 0.0.4, whatever `Accept` asks for (an OpenMetrics-only client included):
             // Prometheus takes it from every exporter, and its content type never mislabels the body.
             return HTTPResponse(status: 200, headers: [("Content-Type", MetricsRenderer.contentType)], body: body)

@@ -70,6 +70,7 @@ LoggingSystem.bootstrap { _ in
 let logger = Logger(label: "claude-metrics-exporter")
 
 let store = SnapshotStore(ActivitySnapshot(startTime: Timestamp.now()))
+let usageStore = configuration.usageMetrics ? UsageStore() : nil
 let renderer = MetricsRenderer(
     configuration: configuration,
     version: version,
@@ -87,7 +88,24 @@ if once {
         logger: logger
     )
     await tracker.start()
-    print(renderer.render(store.snapshot, now: Timestamp.now(), process: ProcessStatistics.current()), terminator: "")
+    if let usageStore {
+        await UsageTracker(
+            claudeDirectory: configuration.claudeDirectory,
+            fileSystem: LocalFileSystem(),
+            store: usageStore,
+            executor: ThreadExecutor(name: "usage"),
+            logger: logger
+        ).readHistory()
+    }
+    print(
+        renderer.render(
+            store.snapshot,
+            now: Timestamp.now(),
+            process: ProcessStatistics.current(),
+            usage: usageStore?.snapshot
+        ),
+        terminator: ""
+    )
     // The live registry entries, for a person reading along; stdout stays pure exposition format.
     for session in store.snapshot.liveSessions {
         StandardError.write(
@@ -101,6 +119,7 @@ if once {
             configuration: configuration,
             environment: environment,
             store: store,
+            usageStore: usageStore,
             renderer: renderer,
             version: version,
             revision: revision,

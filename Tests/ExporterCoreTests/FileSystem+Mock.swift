@@ -13,7 +13,11 @@ final class FakeFileSystem: FileSystem {
         var modified: Timestamp
         var readable = true
         var contents: [UInt8] = []
+        /// Changes when a file is replaced (``replaceFile(_:_:)``), as a new inode would.
+        var inode: UInt64 = 0
     }
+
+    private let inodes = Locked<UInt64>(1)
 
     private let nodes = Locked<[String: Node]>(["/": Node(kind: .directory, modified: .zero)])
 
@@ -36,6 +40,43 @@ final class FakeFileSystem: FileSystem {
     func writeFile(_ path: String, _ text: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
         addFile(path, modified: modified)
         nodes.withLock { $0[path]?.contents = Array(text.utf8) }
+    }
+
+    /// Appends `text` to a file (created if missing), as a writer in append mode does.
+    func appendFile(_ path: String, _ text: String, modified: Timestamp = Timestamp(seconds: 1_000)) {
+        if nodes.withLock({ $0[path] }) == nil { addFile(path, modified: modified) }
+        nodes.withLock {
+            $0[path]?.contents += Array(text.utf8)
+            $0[path]?.modified = modified
+        }
+    }
+
+    /// Puts a new file with `text` in place of the old one (another inode), as a rename over it does.
+    func replaceFile(_ path: String, _ text: String) {
+        let inode = inodes.withLock { value in
+            value += 1
+            return value
+        }
+        addFile(path)
+        nodes.withLock {
+            $0[path]?.contents = Array(text.utf8)
+            $0[path]?.inode = inode
+        }
+    }
+
+    func read(_ path: String, from offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> FilePart
+    {
+        guard let node = nodes.withLock({ $0[path] }) else { throw Errno(ENOENT, call: "open") }
+        guard node.kind == .regular else { throw Errno(SmallFile.notRegular, call: "open") }
+        guard node.readable else { throw Errno(EACCES, call: "open") }
+        let identity = FileIdentity(device: 1, inode: node.inode)
+        let size = UInt64(node.contents.count)
+        guard offset < size else { return FilePart(identity: identity, size: size, count: 0) }
+        let count = min(buffer.count, Int(size - offset))
+        node.contents.withUnsafeBytes { bytes in
+            buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + Int(offset), byteCount: count)
+        }
+        return FilePart(identity: identity, size: size, count: count)
     }
 
     func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {

@@ -1,0 +1,1 @@
+// Intentionally empty: SwiftPM needs one source file per C target. All declarations are in include/.

@@ -1,0 +1,247 @@
+import FileWatching
+import Logging
+import Platform
+import TokenUsage
+
+/// What the transcripts have spent, as published for scrapes: counters per model, skipped lines, and the context
+/// size of each live session. ``ready`` is false until the history has been read.
+public struct UsageSnapshot: Sendable, Equatable {
+    public struct Model: Sendable, Equatable {
+        public var name: String
+        public var usage: UsageLedger.ModelUsage
+    }
+
+    /// Whether reading the history is finished; the usage families are rendered only then.
+    public var ready = false
+    /// Counters per model, sorted by name.
+    public var models: [Model] = []
+    /// Lines skipped, by ``UsageLine/SkipReason`` (in `allCases` order).
+    public var skipped = [UInt64](repeating: 0, count: UsageLine.SkipReason.allCases.count)
+    /// Context tokens of the newest response of each live session's transcript, by session id.
+    public var liveContexts: [String: UInt64] = [:]
+    /// Transcripts followed, bytes read, responses counted.
+    public var files = 0
+    public var bytesRead: UInt64 = 0
+    public var responses = 0
+
+    public init() {}
+}
+
+/// Where the ``UsageTracker`` publishes and scrapes read, without waiting for the tracker.
+public final class UsageStore: Sendable {
+    private let current = Locked(UsageSnapshot())
+
+    public init() {}
+
+    public var snapshot: UsageSnapshot { current.withLock { $0 } }
+
+    func publish(_ snapshot: UsageSnapshot) { current.withLock { $0 = snapshot } }
+}
+
+/// What the activity side tells the usage side.
+public enum TranscriptNotice: Sendable, Equatable {
+    /// These transcripts changed (inotify).
+    case changed([String])
+    /// Events may have been missed (overflow, reload, a deep rescan): look at every transcript.
+    case repair
+    /// The session ids of the live registry entries (their context size is published).
+    case liveSessions(Set<String>)
+}
+
+/// Token usage from Claude Code's transcripts: reads the history once in the background, then only the bytes
+/// appended to each transcript when it changes (see ``AppendedLines``), and counts every line with
+/// ``UsageLine`` into a ``UsageLedger``.
+///
+/// It runs on its own thread, apart from the activity tracker, so that reading a gigabyte of history never delays
+/// an inotify event, a scan or a scrape. The transcripts are the files the activity side counts: `projects/<slug>/
+/// *.jsonl` and `projects/<slug>/<uuid>/subagents/*.jsonl`. Nothing but numbers leaves a line.
+public actor UsageTracker {
+    private let claudeDirectory: String
+    private let fileSystem: any FileSystem
+    private let store: UsageStore
+    private let logger: Logger
+    private let executor: ThreadExecutor
+    private let buffer = ReadBuffer()
+    private var ledger = UsageLedger()
+    /// Per transcript: where reading stopped, and the context size of its newest response.
+    private var files: [String: FileState] = [:]
+    private var live: Set<String> = []
+    private var ready = false
+    private var bytesRead: UInt64 = 0
+    /// Context sizes of the live sessions' transcripts, by session id.
+    private var liveContexts: [String: UInt64] = [:]
+    /// Unreadable transcripts, by error: logged once an hour.
+    private var unreadableLogs = LogThrottle<Int32>()
+
+    private struct FileState {
+        var lines = AppendedLines()
+        var context: UInt64 = 0
+        /// Still there at the last full pass.
+        var seen = true
+    }
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    public init(
+        claudeDirectory: String,
+        fileSystem: any FileSystem,
+        store: UsageStore,
+        executor: ThreadExecutor,
+        logger: Logger
+    ) {
+        self.claudeDirectory = claudeDirectory
+        self.fileSystem = fileSystem
+        self.store = store
+        self.executor = executor
+        self.logger = logger
+    }
+
+    /// Reads every transcript from its start (the history), then publishes the counters as ready.
+    public func readHistory() {
+        let started = MonotonicClock.nanoseconds()
+        logger.info("reading token usage history", metadata: ["directory": "\(claudeDirectory)/projects"])
+        let (count, bytes) = readEverything()
+        ready = true
+        let seconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
+        logger.info(
+            "token usage history read",
+            metadata: [
+                "files": "\(count)", "bytes": "\(bytes)", "duration_ms": "\(Int((seconds * 1000).rounded()))",
+                "responses": "\(ledger.responses)",
+                "megabytes_per_second": "\(seconds > 0 ? Int(Double(bytes) / 1e6 / seconds) : 0)",
+                "lines_skipped": "\(ledger.skipped.reduce(0, +))",
+            ]
+        )
+        publish()
+    }
+
+    public func handle(_ notice: TranscriptNotice) {
+        switch notice {
+        case .changed(let paths):
+            for path in paths { read(path) }
+        case .repair:
+            _ = readEverything()
+        case .liveSessions(let sessions):
+            live = sessions
+            liveContexts = [:]
+            guard !live.isEmpty else { break }
+            for (path, state) in files where state.context > 0 {
+                if let session = Self.session(of: path), live.contains(session) {
+                    liveContexts[session] = state.context
+                }
+            }
+        }
+        publish()
+    }
+
+    // MARK: - Reading
+
+    /// Reads what is new in every transcript there is, and forgets the ones gone.
+    private func readEverything() -> (files: Int, bytes: UInt64) {
+        for key in files.keys { files[key]?.seen = false }
+        var count = 0
+        var bytes: UInt64 = 0
+        for path in transcriptPaths() {
+            // Stopping (the daemon cancels its loops) need not wait for the rest of the history.
+            if Task.isCancelled { break }
+            count += 1
+            bytes += read(path)
+        }
+        files = files.filter { $0.value.seen }
+        return (count, bytes)
+    }
+
+    /// Reads the lines appended to one transcript; returns the bytes read.
+    @discardableResult
+    private func read(_ path: String) -> UInt64 {
+        var state = files.removeValue(forKey: path) ?? FileState()
+        var context = state.context
+        let outcome: AppendedLines.Progress
+        do {
+            outcome = try state.lines.read(path, fileSystem: fileSystem, buffer: buffer) { line in
+                switch line {
+                case .complete(let bytes):
+                    let verdict = UsageLine.read(bytes)
+                    if case .usage(let record) = verdict { context = record.tokens.context }
+                    ledger.add(verdict)
+                case .tooLong:
+                    ledger.add(.skipped(.tooLong))
+                }
+            }
+        } catch {
+            // Gone (its removal is the activity side's business) or unreadable: logged once an hour per file.
+            let (log, suppressed) = unreadableLogs.check(error.code, now: Timestamp.now())
+            if !error.isMissing && log {
+                logger.warning(
+                    "cannot read a transcript for token usage",
+                    metadata: ["path": "\(path)", "error": "\(error)", "suppressed": "\(suppressed)"]
+                )
+            }
+            return 0
+        }
+        if outcome.restarted {
+            logger.info("transcript replaced or truncated; read again from its start", metadata: ["path": "\(path)"])
+        }
+        state.context = context
+        state.seen = true
+        files[path] = state
+        if !live.isEmpty, let session = Self.session(of: path), live.contains(session), context > 0 {
+            liveContexts[session] = context
+        }
+        bytesRead &+= outcome.bytes
+        return outcome.bytes
+    }
+
+    /// Every transcript under `projects/`, as the activity side counts them.
+    private func transcriptPaths() -> [String] {
+        let projects = claudeDirectory + "/" + ClaudeLayout.projects
+        var slugs: [String] = []
+        try? fileSystem.forEachEntry(in: projects, wantsStatus: ClaudeLayout.never) { entry in
+            if entry.kind == .directory { slugs.append(entry.name) }
+        }
+        var paths: [String] = []
+        for slug in slugs {
+            let folder = projects + "/" + slug
+            var sessionFolders: [String] = []
+            try? fileSystem.forEachEntry(in: folder, wantsStatus: ClaudeLayout.never) { entry in
+                if entry.kind == .regular && ClaudeLayout.isTranscript(entry.nameBytes) {
+                    paths.append(folder + "/" + entry.name)
+                } else if entry.kind == .directory && ClaudeLayout.isSessionDirectory(entry.nameBytes) {
+                    sessionFolders.append(entry.name)
+                }
+            }
+            for session in sessionFolders {
+                let subagents = folder + "/" + session + "/" + ClaudeLayout.subagents
+                try? fileSystem.forEachEntry(in: subagents, wantsStatus: ClaudeLayout.never) { entry in
+                    if entry.kind == .regular && ClaudeLayout.isTranscript(entry.nameBytes) {
+                        paths.append(subagents + "/" + entry.name)
+                    }
+                }
+            }
+        }
+        return paths
+    }
+
+    // MARK: - Publishing
+
+    private func publish() {
+        var snapshot = UsageSnapshot()
+        snapshot.ready = ready
+        snapshot.models = ledger.models.map { UsageSnapshot.Model(name: $0.key, usage: $0.value) }
+            .sorted { $0.name < $1.name }
+        snapshot.skipped = ledger.skipped
+        snapshot.files = files.count
+        snapshot.bytesRead = bytesRead
+        snapshot.responses = ledger.responses
+        snapshot.liveContexts = liveContexts
+        store.publish(snapshot)
+    }
+
+    /// The session id a top-level transcript is named after (`projects/<slug>/<session id>.jsonl`); `nil` for a
+    /// subagent's transcript, whose context is its own.
+    private static func session(of path: String) -> String? {
+        let name = lastComponent(path)
+        guard name.hasSuffix(".jsonl"), lastComponent(parentPath(path)) != ClaudeLayout.subagents else { return nil }
+        return String(name.dropLast(6))
+    }
+}

@@ -1,0 +1,156 @@
+import Platform
+
+/// The complete lines appended to a file since the last read: how transcripts (and, next, Happy's logs) are read.
+///
+/// Only newline-terminated lines are handed out; a partial last line waits, unread, for its newline (the next read
+/// starts at its first byte). A file that shrank or was replaced (another inode under the name) is read again from
+/// the start. A line longer than the cap is never held in memory: it is reported as ``Line/tooLong`` when its
+/// newline comes. Memory: only ``ReadBuffer``, shared by all files, and two integers per file.
+public struct AppendedLines: Sendable {
+    /// One line of the file.
+    public enum Line {
+        /// A complete line without its newline, valid only during the callback.
+        case complete(UnsafeRawBufferPointer)
+        /// A line longer than ``ReadBuffer/maximumLine``, skipped.
+        case tooLong
+    }
+
+    /// What one read did.
+    public struct Progress: Sendable, Equatable {
+        /// Bytes read from the file.
+        public var bytes: UInt64 = 0
+        /// True if the file was read from its start again (replaced, or shorter than what had been read).
+        public var restarted = false
+    }
+
+    /// The file that was read (`nil` before the first read).
+    public private(set) var identity: FileIdentity?
+    /// Where the next read starts: just past the last newline handed out.
+    public private(set) var offset: UInt64 = 0
+
+    public init() {}
+
+    /// Reads what was appended to `path` since the last call, handing each complete line to `body`.
+    public mutating func read(
+        _ path: String,
+        fileSystem: any FileSystem,
+        buffer: ReadBuffer,
+        _ body: (Line) -> Void
+    ) throws(Errno) -> Progress {
+        var progress = Progress()
+        var start = offset  // the file offset of the buffer's first byte
+        var filled = 0
+        var discarding = false
+        while true {
+            if filled == buffer.count {
+                if !discarding && buffer.count < buffer.maximumLine {
+                    buffer.grow()
+                } else {
+                    // Inside a line longer than the cap: drop what is held and read on to its newline.
+                    discarding = true
+                    start += UInt64(filled)
+                    filled = 0
+                }
+            }
+            let part = try buffer.withUnsafeMutableBytes { (bytes) throws(Errno) -> FilePart in
+                try fileSystem.read(
+                    path,
+                    from: start + UInt64(filled),
+                    into: UnsafeMutableRawBufferPointer(rebasing: bytes[filled...])
+                )
+            }
+            if identity != part.identity || part.size < offset {
+                if identity != nil && !progress.restarted {
+                    progress.restarted = true
+                    identity = part.identity
+                    offset = 0
+                    start = 0
+                    filled = 0
+                    discarding = false
+                    continue
+                }
+                identity = part.identity
+            }
+            guard part.count > 0 else { break }
+            progress.bytes += UInt64(part.count)
+            let consumed = buffer.withUnsafeMutableBytes { bytes -> Int in
+                var lineStart = 0
+                var position = filled
+                let end = filled + part.count
+                while position < end,
+                    let newline = memchr(bytes.baseAddress! + position, 0x0A, end - position)
+                {
+                    let at = bytes.baseAddress!.distance(to: newline)
+                    if discarding {
+                        body(.tooLong)
+                        discarding = false
+                    } else {
+                        body(.complete(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<at])))
+                    }
+                    lineStart = at + 1
+                    position = at + 1
+                }
+                return lineStart
+            }
+            filled += part.count
+            if consumed > 0 {
+                offset = start + UInt64(consumed)
+                start = offset
+                buffer.withUnsafeMutableBytes { bytes in
+                    if filled > consumed {
+                        memmove(bytes.baseAddress!, bytes.baseAddress! + consumed, filled - consumed)
+                    }
+                }
+                filled -= consumed
+            }
+        }
+        buffer.shrink()
+        return progress
+    }
+}
+
+/// The bytes ``AppendedLines`` reads into, shared by every file one reader follows: ``chunk`` bytes, grown while one
+/// line does not fit, up to ``maximumLine``, and given back after a read that grew it.
+public final class ReadBuffer {
+    public let chunk: Int
+    public let maximumLine: Int
+    private var storage: UnsafeMutableRawBufferPointer
+
+    public init(chunk: Int = 256 * 1024, maximumLine: Int = 8 * 1024 * 1024) {
+        precondition(chunk > 0 && maximumLine >= chunk)
+        self.chunk = chunk
+        self.maximumLine = maximumLine
+        storage = .allocate(byteCount: chunk, alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes held now: ``chunk``, more only during a read that met a long line.
+    public var count: Int { storage.count }
+
+    func withUnsafeMutableBytes<Result, Failure: Error>(
+        _ body: (UnsafeMutableRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(storage)
+    }
+
+    func grow() {
+        let bigger = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: min(storage.count * 2, maximumLine),
+            alignment: 16
+        )
+        bigger.copyMemory(from: UnsafeRawBufferPointer(storage))
+        storage.deallocate()
+        storage = bigger
+    }
+
+    func shrink() {
+        guard storage.count > chunk else { return }
+        storage.deallocate()
+        storage = .allocate(byteCount: chunk, alignment: 16)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

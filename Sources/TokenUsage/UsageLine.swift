@@ -1,0 +1,103 @@
+import CSearch
+
+/// One transcript line read for token usage: what ccusage would count from it, or why it counts nothing.
+///
+/// The rules (ccusage's `data-loader.ts`, whose schema users trust): a line counts when it is a JSON object whose
+/// `message.usage` holds numeric `input_tokens` and `output_tokens`; `cache_creation_input_tokens` and
+/// `cache_read_input_tokens` are optional; `timestamp` must be an ISO time ending in `Z`; the optional fields
+/// (`version`, `message.id`, `message.model`, `requestId`, `costUSD`, `isApiErrorMessage`, `usage.speed`), when
+/// present, must have their type, or the whole line is rejected. `message.id` + `requestId` (both present) name
+/// the API response for de-duplication. A `speed` of `fast` makes the model `<model>-fast`, as ccusage prices it.
+///
+/// Token counts must be integers from 0 to 2^53 (ccusage accepts any number; Claude Code writes only these).
+public enum UsageLine {
+    /// What a line holds.
+    public enum Verdict: Equatable, Sendable {
+        /// Not a usage line: no `"usage"` in it, or valid JSON without `message.usage`.
+        case irrelevant
+        /// It names usage but cannot be counted (`claude_exporter_transcript_lines_skipped_total`).
+        case skipped(SkipReason)
+        case usage(UsageRecord)
+    }
+
+    public enum SkipReason: String, Equatable, Sendable, CaseIterable {
+        /// Not JSON (RFC 8259, UTF-8), or nested deeper than ``maximumDepth``.
+        case malformed
+        /// Valid JSON with `message.usage`, but a field ccusage requires is missing or has the wrong type.
+        case schema
+        /// Longer than the line cap: never held in memory.
+        case tooLong = "too_long"
+    }
+
+    /// Deeper nesting is rejected (as malformed) instead of recursing without bound.
+    public static let maximumDepth = 256
+
+    /// The bytes `"usage"`: a line without them cannot hold `message.usage` (a quote inside a JSON string is always
+    /// escaped, so these bytes only occur as a whole string token), and is not parsed at all. That is what makes
+    /// reading history fast: most bytes are tool results in user lines. A key spelled with escapes
+    /// (`"\u0075sage"`) is missed; JavaScript's `JSON.stringify`, which writes every transcript, never escapes a
+    /// letter.
+    static let marker: [UInt8] = Array("\"usage\"".utf8)
+
+    /// Reads one line (without its newline).
+    public static func read(_ line: UnsafeRawBufferPointer) -> Verdict {
+        guard Search.contains(line, marker) else { return .irrelevant }
+        var parser = UsageParser(line)
+        return parser.parseLine()
+    }
+
+    /// Reads one line (without its newline).
+    public static func read(_ line: [UInt8]) -> Verdict {
+        line.withUnsafeBytes { read($0) }
+    }
+}
+
+/// The usage of one transcript line.
+public struct UsageRecord: Equatable, Sendable {
+    /// The model, with `-fast` appended for `speed: "fast"`; `nil` when the line names none (`model="unknown"`).
+    public var model: String?
+    /// A 64-bit hash of `message.id` and `requestId` when both are present: the response, for de-duplication.
+    public var response: UInt64?
+    public var tokens: TokenCounts
+
+    public init(model: String?, response: UInt64?, tokens: TokenCounts) {
+        self.model = model
+        self.response = response
+        self.tokens = tokens
+    }
+}
+
+/// Token counts of one response, or sums of many.
+public struct TokenCounts: Equatable, Sendable {
+    public var input: UInt64
+    public var output: UInt64
+    public var cacheCreation: UInt64
+    public var cacheRead: UInt64
+
+    public init(input: UInt64 = 0, output: UInt64 = 0, cacheCreation: UInt64 = 0, cacheRead: UInt64 = 0) {
+        self.input = input
+        self.output = output
+        self.cacheCreation = cacheCreation
+        self.cacheRead = cacheRead
+    }
+
+    /// All four: what ccusage compares to choose among the lines of one response.
+    public var total: UInt64 { input &+ output &+ cacheCreation &+ cacheRead }
+    /// How full the context was: input plus cache creation plus cache read.
+    public var context: UInt64 { input &+ cacheCreation &+ cacheRead }
+
+    public static func += (left: inout TokenCounts, right: TokenCounts) {
+        left.input &+= right.input
+        left.output &+= right.output
+        left.cacheCreation &+= right.cacheCreation
+        left.cacheRead &+= right.cacheRead
+    }
+}
+
+/// Byte search over raw memory (glibc's `memmem`, vectorised).
+enum Search {
+    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
+        guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
+        return needle.withUnsafeBytes { cme_memmem(base, haystack.count, $0.baseAddress, $0.count) } != nil
+    }
+}
