@@ -191,6 +191,7 @@ def measure_usage(megabytes, responses):
         messages = 'claude_assistant_messages_total{pod="bench",repository="bench",model="claude-opus-4-5"}'
         exporter = Exporter(work)
         started = time.perf_counter()
+        exporter.wait_for("claude_sessions_total" + LABELS, lambda v: v > 0)
         slowest = 0.0
         while True:
             before = time.perf_counter()

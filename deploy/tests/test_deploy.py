@@ -173,18 +173,21 @@ def start_prometheus(work, targets):
 class RulesTests(unittest.TestCase):
     def test_rules_check_and_unit_tests(self):
         rules = os.path.join(DEPLOY, "prometheus")
-        check = subprocess.run(["promtool", "check", "rules", "rules.yaml"], cwd=rules, capture_output=True, text=True)
-        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        test = subprocess.run(["promtool", "test", "rules", "rules_test.yaml"], cwd=rules, capture_output=True,
-                              text=True)
-        self.assertEqual(test.returncode, 0, test.stdout + test.stderr)
-        # Every rule has a unit test.
-        with open(os.path.join(rules, "rules.yaml")) as f:
-            names = [r.get("record") or r.get("alert") for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
-        with open(os.path.join(rules, "rules_test.yaml")) as f:
-            tested = f.read()
-        for name in names:
-            self.assertIn(name, tested, f"rule {name} has no unit test")
+        # The exporter's rules, and the dated example that turns token counters into cost.
+        for name in ("rules", "cost-rules"):
+            check = subprocess.run(["promtool", "check", "rules", f"{name}.yaml"], cwd=rules, capture_output=True,
+                                   text=True)
+            self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+            test = subprocess.run(["promtool", "test", "rules", f"{name}_test.yaml"], cwd=rules, capture_output=True,
+                                  text=True)
+            self.assertEqual(test.returncode, 0, test.stdout + test.stderr)
+            # Every rule has a unit test.
+            with open(os.path.join(rules, f"{name}.yaml")) as f:
+                names = [r.get("record") or r.get("alert") for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+            with open(os.path.join(rules, f"{name}_test.yaml")) as f:
+                tested = f.read()
+            for rule in names:
+                self.assertIn(rule, tested, f"rule {rule} of {name}.yaml has no unit test")
 
 
 class ManifestTests(unittest.TestCase):
