@@ -62,6 +62,7 @@ public actor UsageTracker {
     private let logger: Logger
     private let executor: ThreadExecutor
     private let buffer = ReadBuffer()
+    private let models = ModelNames()
     private var ledger = UsageLedger()
     /// Per transcript: where reading stopped, and the context size of its newest response.
     private var files: [String: FileState] = [:]
@@ -79,6 +80,9 @@ public actor UsageTracker {
         /// Still there at the last full pass.
         var seen = true
     }
+
+    /// While the history is read, progress is logged this often (nanoseconds).
+    static let progressInterval: UInt64 = 5_000_000_000
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -141,11 +145,22 @@ public actor UsageTracker {
         for key in files.keys { files[key]?.seen = false }
         var count = 0
         var bytes: UInt64 = 0
-        for path in transcriptPaths() {
+        let paths = transcriptPaths()
+        var lastProgress = MonotonicClock.nanoseconds()
+        for path in paths {
             // Stopping (the daemon cancels its loops) need not wait for the rest of the history.
             if Task.isCancelled { break }
             count += 1
             bytes += read(path)
+            if !ready, MonotonicClock.nanoseconds() - lastProgress > Self.progressInterval {
+                lastProgress = MonotonicClock.nanoseconds()
+                logger.info(
+                    "reading token usage history",
+                    metadata: [
+                        "files": "\(count) of \(paths.count)", "bytes": "\(bytes)", "responses": "\(ledger.responses)",
+                    ]
+                )
+            }
         }
         files = files.filter { $0.value.seen }
         return (count, bytes)
@@ -161,7 +176,7 @@ public actor UsageTracker {
             outcome = try state.lines.read(path, fileSystem: fileSystem, buffer: buffer) { line in
                 switch line {
                 case .complete(let bytes):
-                    let verdict = UsageLine.read(bytes)
+                    let verdict = UsageLine.read(bytes, models: models)
                     if case .usage(let record) = verdict { context = record.tokens.context }
                     ledger.add(verdict)
                 case .tooLong:

@@ -93,6 +93,8 @@ public struct AppendedLines: Sendable {
                 return lineStart
             }
             filled += part.count
+            // Read to the size fstat saw: done, without opening the file once more to find its end.
+            let atEnd = start + UInt64(filled) >= part.size
             if consumed > 0 {
                 offset = start + UInt64(consumed)
                 start = offset
@@ -103,6 +105,7 @@ public struct AppendedLines: Sendable {
                 }
                 filled -= consumed
             }
+            if atEnd { break }
         }
         buffer.shrink()
         return progress

@@ -7,14 +7,19 @@
 /// the difference (per type, never down). Lines without both ids are each counted.
 ///
 /// Memory: the set of counted responses holds 8 bytes per response (kept 53 to 80 % full: 10 to 15 MB per
-/// million responses); the largest-wins comparison keeps full counts for the last ``recentLimit`` only, since the
-/// lines of one response are written within seconds of each other (a resumed copy repeats final counts).
+/// million responses); the largest-wins comparison keeps full counts for recent responses only (``recentLimit`` slots),
+/// since the lines of one response are written within seconds of each other (a resumed copy repeats final counts).
 public struct UsageLedger: Sendable {
     /// The counters of one model.
     public struct ModelUsage: Equatable, Sendable {
         public var tokens = TokenCounts()
         /// De-duplicated responses (`claude_assistant_messages_total`).
         public var messages: UInt64 = 0
+
+        mutating func count(_ response: TokenCounts) {
+            tokens += response
+            messages &+= 1
+        }
     }
 
     /// Sums per model (`unknown` for lines that name none).
@@ -24,11 +29,15 @@ public struct UsageLedger: Sendable {
     private var counted = ResponseSet()
     private var recent = RecentResponses()
 
-    /// How many recent responses keep their full counts for the largest-wins rule.
+    /// How many slots keep full counts of recent responses for the largest-wins rule.
     public static let recentLimit = 4096
 
     /// The model label of a line that names none.
     public static let unknownModel = "unknown"
+    /// At most this many model labels (each is a series per type): a transcript naming more, by mistake or on
+    /// purpose, cannot blow up Prometheus' series count; the rest are counted as ``otherModels``.
+    public static let maximumModels = 100
+    public static let otherModels = "other"
 
     public init() {}
 
@@ -59,15 +68,14 @@ public struct UsageLedger: Sendable {
     /// Counts one usage record; returns true if any counter changed.
     @discardableResult
     public mutating func add(_ record: UsageRecord) -> Bool {
-        let model = record.model ?? Self.unknownModel
+        var model = record.model ?? Self.unknownModel
+        if models.count >= Self.maximumModels && models[model] == nil { model = Self.otherModels }
         guard let response = record.response else {
-            models[model, default: ModelUsage()].tokens += record.tokens
-            models[model, default: ModelUsage()].messages &+= 1
+            models[model, default: ModelUsage()].count(record.tokens)
             return true
         }
         if counted.insert(response) {
-            models[model, default: ModelUsage()].tokens += record.tokens
-            models[model, default: ModelUsage()].messages &+= 1
+            models[model, default: ModelUsage()].count(record.tokens)
             recent.remember(response, model: model, tokens: record.tokens)
             return true
         }
@@ -141,29 +149,28 @@ struct ResponseSet: Sendable {
     }
 }
 
-/// Full counts of the last ``UsageLedger/recentLimit`` responses, oldest forgotten first.
+/// Full counts of recent responses for the largest-wins rule: a direct-mapped table of ``UsageLedger/recentLimit``
+/// slots, indexed by the response hash (already well mixed), a newer response taking the slot of an older one. No
+/// allocation per line, and a fixed 200 KB.
 struct RecentResponses: Sendable {
     struct Entry: Sendable {
-        var model: String
-        var tokens: TokenCounts
+        var response: UInt64 = 0
+        var model = ""
+        var tokens = TokenCounts()
     }
 
-    private var entries: [UInt64: Entry] = [:]
-    private var order: [UInt64] = []
-    private var next = 0
+    private var entries = [Entry](repeating: Entry(), count: UsageLedger.recentLimit)
 
-    var memoryBytes: Int { entries.capacity * 64 + order.capacity * 8 }
+    var memoryBytes: Int { entries.capacity * MemoryLayout<Entry>.stride }
 
-    subscript(_ response: UInt64) -> Entry? { entries[response] }
+    private static func slot(_ response: UInt64) -> Int { Int(response % UInt64(UsageLedger.recentLimit)) }
+
+    subscript(_ response: UInt64) -> Entry? {
+        let entry = entries[Self.slot(response)]
+        return entry.response == response && !entry.model.isEmpty ? entry : nil
+    }
 
     mutating func remember(_ response: UInt64, model: String, tokens: TokenCounts) {
-        if entries.updateValue(Entry(model: model, tokens: tokens), forKey: response) != nil { return }
-        if order.count < UsageLedger.recentLimit {
-            order.append(response)
-            return
-        }
-        entries[order[next]] = nil
-        order[next] = response
-        next = (next + 1) % UsageLedger.recentLimit
+        entries[Self.slot(response)] = Entry(response: response, model: model, tokens: tokens)
     }
 }

@@ -1,5 +1,9 @@
 import CSearch
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One transcript line read for token usage: what ccusage would count from it, or why it counts nothing.
 ///
 /// The rules (ccusage's `data-loader.ts`, whose schema users trust): a line counts when it is a JSON object whose
@@ -39,16 +43,37 @@ public enum UsageLine {
     /// letter.
     static let marker: [UInt8] = Array("\"usage\"".utf8)
 
-    /// Reads one line (without its newline).
-    public static func read(_ line: UnsafeRawBufferPointer) -> Verdict {
+    /// Reads one line (without its newline). With `models`, model names already seen are not allocated again.
+    public static func read(_ line: UnsafeRawBufferPointer, models: ModelNames? = nil) -> Verdict {
         guard Search.contains(line, marker) else { return .irrelevant }
-        var parser = UsageParser(line)
+        guard line.count <= Int(Int32.max) else { return .skipped(.tooLong) }
+        var parser = UsageParser(line, names: models)
         return parser.parseLine()
     }
 
     /// Reads one line (without its newline).
     public static func read(_ line: [UInt8]) -> Verdict {
         line.withUnsafeBytes { read($0) }
+    }
+}
+
+/// Model names as `String`s, made once: a transcript repeats a handful of names on every line, and making a `String`
+/// of more than 15 bytes allocates. Bounded: past ``limit`` names, new ones are made each time (not kept).
+public final class ModelNames {
+    private var names: [(bytes: [UInt8], name: String)] = []
+    public static let limit = 64
+
+    public init() {}
+
+    func name(for bytes: UnsafeRawBufferPointer) -> String {
+        for entry in names where entry.bytes.count == bytes.count {
+            if entry.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) }) == 0 {
+                return entry.name
+            }
+        }
+        let name = String(decoding: bytes, as: UTF8.self)
+        if names.count < Self.limit { names.append((Array(bytes), name)) }
+        return name
     }
 }
 

@@ -10,24 +10,15 @@ struct UsageParser {
     private var index = 0
     private var depth = 0
     private var fields = Fields()
+    private let names: ModelNames?
 
-    init(_ line: UnsafeRawBufferPointer) {
-        // An empty buffer may have no base address; a one-byte dummy keeps every later read in bounds.
-        if let address = line.baseAddress {
-            base = address.assumingMemoryBound(to: UInt8.self)
-            count = line.count
-        } else {
-            base = UsageParser.empty
-            count = 0
-        }
+    /// `line` must not be empty (``UsageLine/read(_:models:)`` never passes one: it lacks the marker).
+    init(_ line: UnsafeRawBufferPointer, names: ModelNames?) {
+        precondition(line.count > 0, "an empty line has no usage")
+        base = line.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        count = line.count
+        self.names = names
     }
-
-    // Immutable after its creation.
-    private nonisolated(unsafe) static let empty: UnsafePointer<UInt8> = {
-        let pointer = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
-        pointer.initialize(to: 0)
-        return UnsafePointer(pointer)
-    }()
 
     private struct Malformed: Error {}
 
@@ -36,17 +27,19 @@ struct UsageParser {
         case root, message, usage, other
     }
 
-    /// A parsed scalar, kept by position in the line.
-    enum Scalar {
-        case string(start: Int, end: Int, escaped: Bool)
-        case number(start: Int, end: Int, integral: Bool)
-        case bool
-        case null
-        case object
-        case array
+    /// A parsed value, kept by position in the line (lines are at most 8 MiB, so 32-bit offsets).
+    struct Slot {
+        enum Kind: UInt8 {
+            case absent, string, number, bool, null, object, array
+        }
+        var start: Int32 = 0
+        var end: Int32 = 0
+        var kind = Kind.absent
+        /// A string with escapes (decoded when needed), or a number with a fraction or an exponent.
+        var flag = false
     }
 
-    private enum Field: Int, CaseIterable {
+    private enum Field: Int {
         // root
         case timestamp, version, requestId, costUSD, isApiErrorMessage, message
         // message
@@ -55,14 +48,28 @@ struct UsageParser {
         case inputTokens, outputTokens, cacheCreation, cacheRead, speed
     }
 
+    /// The kept members, in place (no allocation): fourteen slots.
     private struct Fields {
-        var values = [Scalar?](repeating: nil, count: Field.allCases.count)
-        subscript(_ field: Field) -> Scalar? {
-            get { values[field.rawValue] }
-            set { values[field.rawValue] = newValue }
+        private var storage = (
+            Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(), Slot(),
+            Slot()
+        )
+
+        subscript(_ field: Field) -> Slot {
+            get {
+                withUnsafeBytes(of: storage) {
+                    $0.load(fromByteOffset: field.rawValue * MemoryLayout<Slot>.stride, as: Slot.self)
+                }
+            }
+            set {
+                withUnsafeMutableBytes(of: &storage) {
+                    $0.storeBytes(of: newValue, toByteOffset: field.rawValue * MemoryLayout<Slot>.stride, as: Slot.self)
+                }
+            }
         }
+
         mutating func clear(from first: Field, through last: Field) {
-            for raw in first.rawValue...last.rawValue { values[raw] = nil }
+            for raw in first.rawValue...last.rawValue { self[Field(rawValue: raw)!] = Slot() }
         }
     }
 
@@ -81,81 +88,104 @@ struct UsageParser {
     }
 
     private func verdict() -> UsageLine.Verdict {
-        guard case .object = fields[.message] else { return .irrelevant }
-        guard let usage = fields[.usage] else { return .irrelevant }
-        guard case .object = usage,
+        guard fields[.message].kind == .object else { return .irrelevant }
+        let usage = fields[.usage]
+        guard usage.kind != .absent else { return .irrelevant }
+        guard usage.kind == .object,
             let input = tokens(fields[.inputTokens]), let output = tokens(fields[.outputTokens]),
             let cacheCreation = optionalTokens(fields[.cacheCreation]),
             let cacheRead = optionalTokens(fields[.cacheRead])
         else { return .skipped(.schema) }
         // The other fields ccusage's schema names: required, or optional but typed.
-        guard let timestamp = string(fields[.timestamp]), Self.isTimestamp(timestamp) else {
-            return .skipped(.schema)
-        }
-        guard let version = optionalString(fields[.version]), version.map(Self.isVersion) ?? true,
-            let speed = optionalString(fields[.speed]),
-            speed == nil || speed! == Self.standard || speed! == Self.fast,
-            let id = optionalString(fields[.id]), id?.isEmpty != true,
-            let requestId = optionalString(fields[.requestId]), requestId?.isEmpty != true,
-            let model = optionalString(fields[.model]), model?.isEmpty != true
+        guard withString(fields[.timestamp], Self.isTimestamp) == true,
+            isAbsentOr(fields[.version], Self.isVersion),
+            isAbsentOr(fields[.id], { $0.count > 0 }),
+            isAbsentOr(fields[.requestId], { $0.count > 0 }),
+            isAbsentOr(fields[.model], { $0.count > 0 })
         else { return .skipped(.schema) }
-        if let cost = fields[.costUSD] {
-            guard case .number = cost else { return .skipped(.schema) }
+        var fast = false
+        let speed = fields[.speed]
+        if speed.kind != .absent {
+            guard let word = withString(speed, Self.speedWord), word != .other else { return .skipped(.schema) }
+            fast = word == .fast
         }
-        if let flag = fields[.isApiErrorMessage] {
-            guard case .bool = flag else { return .skipped(.schema) }
-        }
+        let cost = fields[.costUSD].kind
+        let flag = fields[.isApiErrorMessage].kind
+        guard cost == .absent || cost == .number, flag == .absent || flag == .bool else { return .skipped(.schema) }
         var response: UInt64?
-        if let id, let requestId { response = ResponseHash.of(id: id, requestId: requestId) }
-        var name = model.map { String(decoding: $0, as: UTF8.self) }
-        if let plain = name, speed == Self.fast { name = plain + "-fast" }
+        let id = fields[.id]
+        let requestId = fields[.requestId]
+        if id.kind == .string && requestId.kind == .string {
+            response = withString(id) { id in withString(requestId) { ResponseHash.of(id: id, requestId: $0) } }!
+        }
+        var model: String?
+        let modelSlot = fields[.model]
+        if modelSlot.kind == .string {
+            model = withString(modelSlot) { bytes in names?.name(for: bytes) ?? String(decoding: bytes, as: UTF8.self) }
+            if fast { model! += "-fast" }
+        }
         return .usage(
             UsageRecord(
-                model: name,
+                model: model,
                 response: response,
                 tokens: TokenCounts(input: input, output: output, cacheCreation: cacheCreation, cacheRead: cacheRead)
             )
         )
     }
 
-    private static let standard = Array("standard".utf8)
-    private static let fast = Array("fast".utf8)
-
     // MARK: - Typed reads of kept members
 
     /// A token count: an integer from 0 to 2^53 written without fraction or exponent.
-    private func tokens(_ scalar: Scalar?) -> UInt64? {
-        guard case .number(let start, let end, true)? = scalar, base[start] != UInt8(ascii: "-") else { return nil }
-        guard end - start <= 16 else { return nil }
+    private func tokens(_ slot: Slot) -> UInt64? {
+        guard slot.kind == .number, !slot.flag, base[Int(slot.start)] != UInt8(ascii: "-") else { return nil }
+        guard slot.end - slot.start <= 16 else { return nil }
         var value: UInt64 = 0
-        for offset in start..<end { value = value * 10 + UInt64(base[offset] &- 0x30) }
+        for offset in Int(slot.start)..<Int(slot.end) { value = value * 10 + UInt64(base[offset] &- 0x30) }
         return value <= 1 << 53 ? value : nil
     }
 
     /// Absent is zero; present must be a token count (`nil` then means "wrong").
-    private func optionalTokens(_ scalar: Scalar?) -> UInt64? {
-        scalar == nil ? 0 : tokens(scalar)
+    private func optionalTokens(_ slot: Slot) -> UInt64? {
+        slot.kind == .absent ? 0 : tokens(slot)
     }
 
-    /// The UTF-8 bytes of a string member; `nil` if it is not a string or holds a lone surrogate (no UTF-8 form).
-    private func string(_ scalar: Scalar?) -> [UInt8]? {
-        guard case .string(let start, let end, let escaped)? = scalar else { return nil }
-        if !escaped { return Array(UnsafeBufferPointer(start: base + start, count: end - start)) }
-        return decode(start, end)
+    /// `body` over the UTF-8 bytes of a string member; `nil` if it is not a string or holds a lone surrogate (which
+    /// has no UTF-8 form). Without escapes the bytes are the line's own.
+    private func withString<Result>(_ slot: Slot, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard slot.kind == .string else { return nil }
+        let start = Int(slot.start)
+        let end = Int(slot.end)
+        if !slot.flag { return body(UnsafeRawBufferPointer(start: base + start, count: end - start)) }
+        guard let decoded = decode(start, end) else { return nil }
+        return decoded.withUnsafeBytes(body)
     }
 
-    /// Absent is `.some(nil)`; present must be a string (`nil` then means "wrong").
-    private func optionalString(_ scalar: Scalar?) -> [UInt8]?? {
-        guard let scalar else { return .some(nil) }
-        guard let value = string(scalar) else { return nil }
-        return .some(value)
+    /// An optional string member: absent, or a string `test` accepts.
+    private func isAbsentOr(_ slot: Slot, _ test: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        slot.kind == .absent || withString(slot, test) == true
+    }
+
+    private enum Speed {
+        case standard, fast, other
+    }
+
+    private static func speedWord(_ text: UnsafeRawBufferPointer) -> Speed {
+        if equals(text, "standard") { return .standard }
+        if equals(text, "fast") { return .fast }
+        return .other
+    }
+
+    private static func equals(_ text: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        text.count == word.utf8CodeUnitCount && memcmp(text.baseAddress!, word.utf8Start, text.count) == 0
     }
 
     /// ccusage's `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$`.
-    static func isTimestamp(_ text: [UInt8]) -> Bool {
+    static func isTimestamp(_ text: UnsafeRawBufferPointer) -> Bool {
         guard text.count == 20 || text.count == 24 else { return false }
-        let pattern = Array((text.count == 20 ? "0000-00-00T00:00:00Z" : "0000-00-00T00:00:00.000Z").utf8)
-        for (byte, want) in zip(text, pattern) {
+        let pattern: StaticString = "0000-00-00T00:00:00.000Z"
+        for (offset, byte) in text.enumerated() {
+            // Without milliseconds, the 20th byte is the Z.
+            let want = offset == 19 && text.count == 20 ? UInt8(ascii: "Z") : pattern.utf8Start[offset]
             if want == UInt8(ascii: "0") {
                 guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return false }
             } else if byte != want {
@@ -166,7 +196,7 @@ struct UsageParser {
     }
 
     /// ccusage's `^\d+\.\d+\.\d+` (a prefix: `2.1.3-beta` passes).
-    static func isVersion(_ text: [UInt8]) -> Bool {
+    static func isVersion(_ text: UnsafeRawBufferPointer) -> Bool {
         var index = 0
         for part in 0..<3 {
             let start = index
@@ -192,26 +222,26 @@ struct UsageParser {
         }
     }
 
-    private mutating func value(_ role: Role) throws(Malformed) -> Scalar {
+    private mutating func value(_ role: Role) throws(Malformed) -> Slot {
         guard index < count else { throw Malformed() }
         switch base[index] {
         case UInt8(ascii: "{"):
             try object(role)
-            return .object
+            return Slot(kind: .object)
         case UInt8(ascii: "["):
             try array()
-            return .array
+            return Slot(kind: .array)
         case UInt8(ascii: "\""):
             return try string()
         case UInt8(ascii: "t"):
             try literal("true")
-            return .bool
+            return Slot(kind: .bool)
         case UInt8(ascii: "f"):
             try literal("false")
-            return .bool
+            return Slot(kind: .bool)
         case UInt8(ascii: "n"):
             try literal("null")
-            return .null
+            return Slot(kind: .null)
         default:
             return try number()
         }
@@ -240,12 +270,12 @@ struct UsageParser {
         }
         while true {
             guard current == UInt8(ascii: "\"") else { throw Malformed() }
-            guard case .string(let start, let end, let escaped) = try string() else { throw Malformed() }
+            let key = try string()
             skipSpace()
             guard current == UInt8(ascii: ":") else { throw Malformed() }
             index += 1
             skipSpace()
-            let field = role == .other ? nil : self.field(role, start, end, escaped)
+            let field = role == .other ? nil : self.field(role, key)
             switch field {
             case .message?:
                 fields.clear(from: .id, through: .speed)
@@ -291,45 +321,50 @@ struct UsageParser {
         }
     }
 
-    /// Which kept member a key names at `role`, compared on the raw bytes (decoded only if it has escapes).
-    private func field(_ role: Role, _ start: Int, _ end: Int, _ escaped: Bool) -> Field? {
-        let candidates: [(name: [UInt8], field: Field)] =
-            switch role {
-            case .root: Self.rootKeys
-            case .message: Self.messageKeys
-            case .usage: Self.usageKeys
-            case .other: []
-            }
-        if escaped {
-            guard let key = decode(start, end) else { return nil }
-            return candidates.first { $0.name == key }?.field
+    /// Which kept member a key names at `role`: by length, then by bytes (decoded first only if it has escapes).
+    private func field(_ role: Role, _ key: Slot) -> Field? {
+        if key.flag {
+            guard let decoded = decode(Int(key.start), Int(key.end)) else { return nil }
+            return decoded.withUnsafeBytes { Self.field(role, $0) }
         }
-        let length = end - start
-        for candidate in candidates where candidate.name.count == length {
-            if candidate.name.withUnsafeBytes({ memcmp($0.baseAddress!, base + start, length) }) == 0 {
-                return candidate.field
-            }
+        return Self.field(role, UnsafeRawBufferPointer(start: base + Int(key.start), count: Int(key.end - key.start)))
+    }
+
+    private static func field(_ role: Role, _ key: UnsafeRawBufferPointer) -> Field? {
+        switch (role, key.count) {
+        case (.root, 7):
+            if equals(key, "message") { return .message }
+            if equals(key, "version") { return .version }
+            if equals(key, "costUSD") { return .costUSD }
+        case (.root, 9):
+            if equals(key, "requestId") { return .requestId }
+            if equals(key, "timestamp") { return .timestamp }
+        case (.root, 17):
+            if equals(key, "isApiErrorMessage") { return .isApiErrorMessage }
+        case (.message, 5):
+            if equals(key, "usage") { return .usage }
+            if equals(key, "model") { return .model }
+        case (.message, 2):
+            if equals(key, "id") { return .id }
+        case (.usage, 12):
+            if equals(key, "input_tokens") { return .inputTokens }
+        case (.usage, 13):
+            if equals(key, "output_tokens") { return .outputTokens }
+        case (.usage, 27):
+            if equals(key, "cache_creation_input_tokens") { return .cacheCreation }
+        case (.usage, 23):
+            if equals(key, "cache_read_input_tokens") { return .cacheRead }
+        case (.usage, 5):
+            if equals(key, "speed") { return .speed }
+        default:
+            break
         }
         return nil
     }
 
-    private static let rootKeys: [(name: [UInt8], field: Field)] = [
-        (Array("message".utf8), .message), (Array("requestId".utf8), .requestId),
-        (Array("timestamp".utf8), .timestamp), (Array("version".utf8), .version),
-        (Array("costUSD".utf8), .costUSD), (Array("isApiErrorMessage".utf8), .isApiErrorMessage),
-    ]
-    private static let messageKeys: [(name: [UInt8], field: Field)] = [
-        (Array("usage".utf8), .usage), (Array("id".utf8), .id), (Array("model".utf8), .model),
-    ]
-    private static let usageKeys: [(name: [UInt8], field: Field)] = [
-        (Array("input_tokens".utf8), .inputTokens), (Array("output_tokens".utf8), .outputTokens),
-        (Array("cache_creation_input_tokens".utf8), .cacheCreation),
-        (Array("cache_read_input_tokens".utf8), .cacheRead), (Array("speed".utf8), .speed),
-    ]
-
     // MARK: - Numbers
 
-    private mutating func number() throws(Malformed) -> Scalar {
+    private mutating func number() throws(Malformed) -> Slot {
         let start = index
         if current == UInt8(ascii: "-") { index += 1 }
         guard isDigit(current) else { throw Malformed() }
@@ -352,7 +387,7 @@ struct UsageParser {
             guard isDigit(current) else { throw Malformed() }
             while isDigit(current) { index += 1 }
         }
-        return .number(start: start, end: index, integral: integral)
+        return Slot(start: Int32(start), end: Int32(index), kind: .number, flag: !integral)
     }
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
@@ -360,7 +395,7 @@ struct UsageParser {
     // MARK: - Strings
 
     /// Validates a string from its opening quote; returns its contents' range.
-    private mutating func string() throws(Malformed) -> Scalar {
+    private mutating func string() throws(Malformed) -> Slot {
         index += 1
         let start = index
         var escaped = false
@@ -377,7 +412,7 @@ struct UsageParser {
             case UInt8(ascii: "\""):
                 let end = index
                 index += 1
-                return .string(start: start, end: end, escaped: escaped)
+                return Slot(start: Int32(start), end: Int32(end), kind: .string, flag: escaped)
             case UInt8(ascii: "\\"):
                 escaped = true
                 try escape()
@@ -507,6 +542,10 @@ struct UsageParser {
 /// a 0xFF byte between them, which UTF-8 never holds, then MurmurHash3's 64-bit finaliser to spread the bits).
 public enum ResponseHash {
     public static func of(id: [UInt8], requestId: [UInt8]) -> UInt64 {
+        id.withUnsafeBytes { id in requestId.withUnsafeBytes { of(id: id, requestId: $0) } }
+    }
+
+    public static func of(id: UnsafeRawBufferPointer, requestId: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ byte: UInt8) {
             hash ^= UInt64(byte)

@@ -148,9 +148,13 @@ final class ExporterProcess {
 }
 
 /// Runs the binary to completion and returns its exit status, standard output and standard error.
-func runExporter(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+func runExporter(
+    _ arguments: [String],
+    environment: [String: String] = [:],
+    executable: String = exporterBinary
+) throws -> (Int32, String, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: exporterBinary)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = environment
     let out = Pipe()

@@ -319,6 +319,33 @@ struct FilesystemFaultTests {
         try await exporter.waitForMetrics("and what changes there", timeout: 30) { $0[Series.sessions] == 4 }
     }
 
+    @Test("USAGE_METRICS=off opens no transcript (traced); on, transcripts are opened read-only")
+    func usageOffOpensNoTranscript() throws {
+        let strace = "/usr/bin/strace"
+        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace missing: make test installs it")
+        let tree = try TemporaryTree()
+        try tree.append(".claude/projects/-r/\(uuid()).jsonl")
+        try tree.append(".claude/projects/-r/\(uuid())/subagents/agent-1.jsonl")
+        for setting in ["off", "on"] {
+            let trace = NSTemporaryDirectory() + "cme-strace-\(UUID().uuidString).txt"
+            defer { try? FileManager.default.removeItem(atPath: trace) }
+            let (status, _, _) = try runExporter(
+                ["-f", "-qq", "-s", "512", "-e", "trace=open,openat,openat2", "-o", trace, exporterBinary, "--once"],
+                environment: ["CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "USAGE_METRICS": setting],
+                executable: strace
+            )
+            #expect(status == 0)
+            let opened = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+                .filter { $0.contains(tree.projects) && $0.contains(".jsonl") && !$0.contains("O_DIRECTORY") }
+            if setting == "off" {
+                #expect(opened.isEmpty, "transcripts opened with USAGE_METRICS=off:\n\(opened.joined(separator: "\n"))")
+            } else {
+                #expect(opened.count == 2, "\(opened)")
+                #expect(opened.allSatisfy { $0.contains("O_RDONLY") })
+            }
+        }
+    }
+
     @Test("Nothing is ever written into the watched trees: fingerprints before and after, and every syscall traced")
     func readOnly() async throws {
         let strace = "/usr/bin/strace"

@@ -252,6 +252,40 @@ struct UsageLedgerTests {
         #expect(ledger.skipped(.schema) == 0)
     }
 
+    @Test("At most 100 model labels: a transcript naming more counts the rest as other")
+    func modelCap() {
+        var ledger = UsageLedger()
+        for index in 0..<150 {
+            ledger.add(UsageRecord(model: "model-\(index)", response: nil, tokens: TokenCounts(output: 1)))
+        }
+        ledger.add(UsageRecord(model: "model-3", response: nil, tokens: TokenCounts(output: 1)))
+        #expect(ledger.models.count == UsageLedger.maximumModels + 1)
+        #expect(ledger.models[UsageLedger.otherModels]?.messages == 50)
+        #expect(ledger.models["model-3"]?.messages == 2)
+    }
+
+    @Test("Model names are made once and reused; the cache is bounded")
+    func modelNames() throws {
+        let names = ModelNames()
+        let line = Array(assistantLine(model: "claude-opus-4-5-20251101").utf8)
+        let first = try #require(
+            line.withUnsafeBytes { bytes -> String? in
+                if case .usage(let record) = UsageLine.read(bytes, models: names) { return record.model }
+                return nil
+            }
+        )
+        #expect(first == "claude-opus-4-5-20251101")
+        for index in 0..<(ModelNames.limit * 2) {
+            let other = Array(assistantLine(model: "m\(index)").utf8)
+            let verdict = other.withUnsafeBytes { UsageLine.read($0, models: names) }
+            guard case .usage(let record) = verdict else {
+                Issue.record("not usage: \(verdict)")
+                return
+            }
+            #expect(record.model == "m\(index)")
+        }
+    }
+
     @Test("The response set holds a million keys exactly, at 8 bytes each within its load factor")
     func responseSet() {
         var set = ResponseSet()
