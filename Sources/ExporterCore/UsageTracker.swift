@@ -64,9 +64,11 @@ public actor UsageTracker {
     private let buffer = ReadBuffer()
     private let models = ModelNames()
     private var ledger = UsageLedger()
-    /// Per transcript: where reading stopped, and the context size of its newest response.
-    private var files: [String: FileState] = [:]
-    private var live: Set<String> = []
+    /// Per transcript (by a 64-bit hash of its path: 40 bytes a file, no path kept): where reading stopped, and the
+    /// context size of its newest response.
+    private var files: [UInt64: FileState] = [:]
+    /// The live sessions' ids, by their 32-bit hash.
+    private var liveByHash: [UInt32: String] = [:]
     private var ready = false
     private var bytesRead: UInt64 = 0
     /// Context sizes of the live sessions' transcripts, by session id.
@@ -74,11 +76,13 @@ public actor UsageTracker {
     /// Unreadable transcripts, by error: logged once an hour.
     private var unreadableLogs = LogThrottle<Int32>()
 
+    /// 24 bytes (a dictionary entry of 32 with its key): one per transcript.
     private struct FileState {
         var lines = AppendedLines()
-        var context: UInt64 = 0
-        /// Still there at the last full pass.
-        var seen = true
+        /// A 32-bit hash of the session id a top-level transcript is named after (0 for a subagent's): the live
+        /// sessions are few, and a rare collision could only show one session's context under another's id.
+        var session: UInt32 = 0
+        var context: UInt32 = 0
     }
 
     /// While the history is read, progress is logged this often (nanoseconds).
@@ -106,6 +110,8 @@ public actor UsageTracker {
         logger.info("reading token usage history", metadata: ["directory": "\(claudeDirectory)/projects"])
         let (count, bytes) = readEverything()
         ready = true
+        // The listing and the growth of the tables leave freed memory behind in this thread's arena.
+        Heap.trim()
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1e9
         logger.info(
             "token usage history read",
@@ -125,14 +131,13 @@ public actor UsageTracker {
             for path in paths { read(path) }
         case .repair:
             _ = readEverything()
+            Heap.trim()
         case .liveSessions(let sessions):
-            live = sessions
+            liveByHash = Dictionary(sessions.map { (Self.sessionHash($0), $0) }) { first, _ in first }
             liveContexts = [:]
-            guard !live.isEmpty else { break }
-            for (path, state) in files where state.context > 0 {
-                if let session = Self.session(of: path), live.contains(session) {
-                    liveContexts[session] = state.context
-                }
+            guard !liveByHash.isEmpty else { break }
+            for state in files.values where state.context > 0 && state.session != 0 {
+                if let session = liveByHash[state.session] { liveContexts[session] = UInt64(state.context) }
             }
         }
         publish()
@@ -142,7 +147,8 @@ public actor UsageTracker {
 
     /// Reads what is new in every transcript there is, and forgets the ones gone.
     private func readEverything() -> (files: Int, bytes: UInt64) {
-        for key in files.keys { files[key]?.seen = false }
+        // The transcripts this pass finds; the others are forgotten at its end.
+        var seen = Set<UInt64>()
         var count = 0
         var bytes: UInt64 = 0
         let paths = transcriptPaths()
@@ -152,6 +158,8 @@ public actor UsageTracker {
             if Task.isCancelled { break }
             count += 1
             bytes += read(path)
+            let key = Self.hash(path)
+            if files[key] != nil { seen.insert(key) }
             if !ready, MonotonicClock.nanoseconds() - lastProgress > Self.progressInterval {
                 lastProgress = MonotonicClock.nanoseconds()
                 logger.info(
@@ -162,14 +170,16 @@ public actor UsageTracker {
                 )
             }
         }
-        files = files.filter { $0.value.seen }
+        files = files.filter { seen.contains($0.key) }
         return (count, bytes)
     }
 
     /// Reads the lines appended to one transcript; returns the bytes read.
     @discardableResult
     private func read(_ path: String) -> UInt64 {
-        var state = files.removeValue(forKey: path) ?? FileState()
+        let key = Self.hash(path)
+        var state =
+            files.removeValue(forKey: key) ?? FileState(session: Self.session(of: path).map(Self.sessionHash) ?? 0)
         var context = state.context
         let outcome: AppendedLines.Progress
         do {
@@ -177,16 +187,20 @@ public actor UsageTracker {
                 switch line {
                 case .complete(let bytes):
                     let verdict = UsageLine.read(bytes, models: models)
-                    if case .usage(let record) = verdict { context = record.tokens.context }
+                    if case .usage(let record) = verdict { context = UInt32(clamping: record.tokens.context) }
                     ledger.add(verdict)
                 case .tooLong:
                     ledger.add(.skipped(.tooLong))
                 }
             }
         } catch {
-            // Gone (its removal is the activity side's business) or unreadable: logged once an hour per file.
+            // Gone: forgotten. Unreadable (or failing mid-read): what was counted stays counted, and the next read
+            // starts where this one stopped; logged once an hour per kind of error.
+            guard !error.isMissing else { return 0 }
+            state.context = context
+            files[key] = state
             let (log, suppressed) = unreadableLogs.check(error.code, now: Timestamp.now())
-            if !error.isMissing && log {
+            if log {
                 logger.warning(
                     "cannot read a transcript for token usage",
                     metadata: ["path": "\(path)", "error": "\(error)", "suppressed": "\(suppressed)"]
@@ -198,11 +212,8 @@ public actor UsageTracker {
             logger.info("transcript replaced or truncated; read again from its start", metadata: ["path": "\(path)"])
         }
         state.context = context
-        state.seen = true
-        files[path] = state
-        if !live.isEmpty, let session = Self.session(of: path), live.contains(session), context > 0 {
-            liveContexts[session] = context
-        }
+        files[key] = state
+        if context > 0, let session = liveByHash[state.session] { liveContexts[session] = UInt64(context) }
         bytesRead &+= outcome.bytes
         return outcome.bytes
     }
@@ -250,6 +261,17 @@ public actor UsageTracker {
         snapshot.responses = ledger.responses
         snapshot.liveContexts = liveContexts
         store.publish(snapshot)
+    }
+
+    private static func sessionHash(_ session: String) -> UInt32 {
+        UInt32(truncatingIfNeeded: hash(session) >> 32) | 1
+    }
+
+    private static func hash(_ text: String) -> UInt64 {
+        var text = text
+        return text.withUTF8 {
+            ResponseHash.of(id: UnsafeRawBufferPointer($0), requestId: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
     }
 
     /// The session id a top-level transcript is named after (`projects/<slug>/<session id>.jsonl`); `nil` for a

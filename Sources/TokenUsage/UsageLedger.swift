@@ -16,6 +16,11 @@ public struct UsageLedger: Sendable {
         /// De-duplicated responses (`claude_assistant_messages_total`).
         public var messages: UInt64 = 0
 
+        public init(tokens: TokenCounts = TokenCounts(), messages: UInt64 = 0) {
+            self.tokens = tokens
+            self.messages = messages
+        }
+
         mutating func count(_ response: TokenCounts) {
             tokens += response
             messages &+= 1
@@ -30,7 +35,7 @@ public struct UsageLedger: Sendable {
     private var recent = RecentResponses()
 
     /// How many slots keep full counts of recent responses for the largest-wins rule.
-    public static let recentLimit = 4096
+    public static let recentLimit = 1024
 
     /// The model label of a line that names none.
     public static let unknownModel = "unknown"
@@ -100,7 +105,8 @@ public struct UsageLedger: Sendable {
 /// A set of 64-bit response hashes: open addressing with linear probing, 8 bytes per slot, grown by half when
 /// 80 % full. Zero marks an empty slot (a hash of zero is stored as one).
 struct ResponseSet: Sendable {
-    private var slots = [UInt64](repeating: 0, count: 1024)
+    /// Allocated with the first response (1,024 slots), then grown.
+    private var slots: [UInt64] = []
     private(set) var count = 0
 
     var memoryBytes: Int { slots.capacity * 8 }
@@ -108,6 +114,7 @@ struct ResponseSet: Sendable {
     /// Adds `hash`; true if it was not there.
     mutating func insert(_ hash: UInt64) -> Bool {
         let key = hash == 0 ? 1 : hash
+        if slots.isEmpty { slots = [UInt64](repeating: 0, count: 1024) }
         if (count + 1) * 5 > slots.count * 4 { grow() }
         return slots.withUnsafeMutableBufferPointer { slots in
             var index = Self.home(key, slots.count)
@@ -126,6 +133,7 @@ struct ResponseSet: Sendable {
     }
 
     func contains(_ hash: UInt64) -> Bool {
+        guard !slots.isEmpty else { return false }
         let key = hash == 0 ? 1 : hash
         var index = Self.home(key, slots.count)
         while true {
@@ -151,7 +159,7 @@ struct ResponseSet: Sendable {
 
 /// Full counts of recent responses for the largest-wins rule: a direct-mapped table of ``UsageLedger/recentLimit``
 /// slots, indexed by the response hash (already well mixed), a newer response taking the slot of an older one. No
-/// allocation per line, and a fixed 200 KB.
+/// allocation per line, and a fixed 57 KB.
 struct RecentResponses: Sendable {
     struct Entry: Sendable {
         var response: UInt64 = 0
@@ -159,18 +167,21 @@ struct RecentResponses: Sendable {
         var tokens = TokenCounts()
     }
 
-    private var entries = [Entry](repeating: Entry(), count: UsageLedger.recentLimit)
+    /// Allocated with the first response that has ids: an exporter whose transcripts hold no usage spends nothing.
+    private var entries: [Entry] = []
 
     var memoryBytes: Int { entries.capacity * MemoryLayout<Entry>.stride }
 
     private static func slot(_ response: UInt64) -> Int { Int(response % UInt64(UsageLedger.recentLimit)) }
 
     subscript(_ response: UInt64) -> Entry? {
+        guard !entries.isEmpty else { return nil }
         let entry = entries[Self.slot(response)]
         return entry.response == response && !entry.model.isEmpty ? entry : nil
     }
 
     mutating func remember(_ response: UInt64, model: String, tokens: TokenCounts) {
+        if entries.isEmpty { entries = [Entry](repeating: Entry(), count: UsageLedger.recentLimit) }
         entries[Self.slot(response)] = Entry(response: response, model: model, tokens: tokens)
     }
 }

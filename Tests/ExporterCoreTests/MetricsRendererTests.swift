@@ -1,6 +1,7 @@
 import Foundation
 import Platform
 import Testing
+import TokenUsage
 
 @testable import ExporterCore
 
@@ -142,9 +143,62 @@ struct MetricsRendererTests {
         #expect(MetricsRenderer.formatValue(1e20) == "1e+20")
     }
 
+    /// Token usage as published once the history is read: two models, one odd name, one live session.
+    private func sampleUsage(ready: Bool = true) -> UsageSnapshot {
+        var usage = UsageSnapshot()
+        usage.ready = ready
+        var opus = UsageLedger.ModelUsage()
+        opus.tokens = TokenCounts(input: 10, output: 2000, cacheCreation: 300, cacheRead: 40_000)
+        opus.messages = 7
+        var odd = UsageLedger.ModelUsage()
+        odd.tokens = TokenCounts(output: 1)
+        odd.messages = 1
+        usage.models = [
+            UsageSnapshot.Model(name: "claude-opus-4-5", usage: opus),
+            UsageSnapshot.Model(name: "my \"model\"", usage: odd),
+        ]
+        usage.skipped = [3, 0, 1]
+        usage.liveContexts = ["0b5e2c1a-1234-4abc-9def-0123456789ab": 40_310]
+        usage.bytesRead = 123_456
+        return usage
+    }
+
+    @Test("Token usage: the counters only once ready, labels escaped, nothing at all when off")
+    func usageFamilies() {
+        let now = Timestamp(seconds: 1_700_000_190)
+        let off = renderer().render(sampleSnapshot(), now: now, process: process)
+        #expect(!off.contains("claude_exporter_usage_ready") && !off.contains("claude_tokens_total"))
+        let reading = renderer().render(sampleSnapshot(), now: now, process: process, usage: sampleUsage(ready: false))
+        #expect(reading.contains("claude_exporter_usage_ready{pod=\"agent-0\"} 0\n"))
+        #expect(!reading.contains("claude_tokens_total") && !reading.contains("claude_session_context_tokens"))
+        let text = renderer().render(sampleSnapshot(), now: now, process: process, usage: sampleUsage())
+        let labels = #"pod="agent-0",repository="org/repo""#
+        for expected in [
+            #"claude_exporter_usage_ready{pod="agent-0"} 1"#,
+            #"claude_tokens_total{\#(labels),model="claude-opus-4-5",type="input"} 10"#,
+            #"claude_tokens_total{\#(labels),model="claude-opus-4-5",type="output"} 2000"#,
+            #"claude_tokens_total{\#(labels),model="claude-opus-4-5",type="cache_creation"} 300"#,
+            #"claude_tokens_total{\#(labels),model="claude-opus-4-5",type="cache_read"} 40000"#,
+            #"claude_tokens_total{\#(labels),model="my \"model\"",type="output"} 1"#,
+            #"claude_assistant_messages_total{\#(labels),model="claude-opus-4-5"} 7"#,
+            #"claude_session_context_tokens{\#(labels),session_id="0b5e2c1a-1234-4abc-9def-0123456789ab"} 40310"#,
+            #"claude_exporter_transcript_lines_skipped_total{pod="agent-0",reason="malformed"} 3"#,
+            #"claude_exporter_transcript_lines_skipped_total{pod="agent-0",reason="too_long"} 1"#,
+            #"claude_exporter_transcript_bytes_read_total{pod="agent-0"} 123456"#,
+        ] {
+            #expect(text.contains(expected + "\n"), "missing: \(expected)")
+        }
+    }
+
     @Test("promtool accepts the output; only the two contract names are linted")
     func promtool() throws {
-        let text = renderer().render(sampleSnapshot(), now: Timestamp(seconds: 1_700_000_190), process: process)
+        let text = renderer().render(
+            sampleSnapshot(),
+            now: Timestamp(seconds: 1_700_000_190),
+            process: process,
+            usage: sampleUsage()
+        )
+        #expect(text.contains("claude_tokens_total"))
         let output = try runPromtool(text)
         let findings = output.split(separator: "\n").filter { !$0.isEmpty }
         // claude_sessions_total is a gauge named like a counter (kept for compatibility), and
