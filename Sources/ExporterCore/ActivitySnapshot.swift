@@ -32,6 +32,10 @@ public struct ActivitySnapshot: Sendable, Equatable {
     public var statusActive = false
     /// The live registry entries, by pid.
     public var liveSessions: [LiveSession] = []
+    /// The live Happy processes, by pid.
+    public var happyProcesses: [HappyProcess] = []
+    /// Whether a live Happy process is thinking right now: activity "now", at every scrape.
+    public var happyThinking = false
     /// Requests to `/-/drain` held back now (filled in by the HTTP side at scrape time, not by the tracker).
     public var drainRequestsWaiting = 0
 
@@ -56,6 +60,9 @@ public struct ActivitySnapshot: Sendable, Equatable {
         if statusActive && sources.contains(.status) {
             return ActivityStatus(timestamp: now.secondsSinceEpoch, active: true, secondsSince: 0, source: .status)
         }
+        if happyThinking && sources.contains(.happyState) {
+            return ActivityStatus(timestamp: now.secondsSinceEpoch, active: true, secondsSince: 0, source: .happyState)
+        }
         guard let (source, activity) = newest(among: sources) else {
             return ActivityStatus(
                 timestamp: 0,
@@ -79,6 +86,7 @@ extension ActivitySnapshot {
     /// busy or waiting.
     public func sourceTime(_ source: ActivitySource, at now: Timestamp) -> Double {
         if source == .status && statusActive { return now.secondsSinceEpoch }
+        if source == .happyState && happyThinking { return now.secondsSinceEpoch }
         return newest[source]?.time.secondsSinceEpoch ?? 0
     }
 

@@ -64,9 +64,10 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
     public var agent: String { declaration.agent }
     public var unreadableIsUnhealthy: Bool { declaration.unreadableIsUnhealthy }
 
-    /// Whether a source under it is in `sources` (then its absence hides the agent's activity: a warning).
+    /// Whether a source under it is in `sources` and expects the root to exist (then its absence hides the agent's
+    /// activity: a warning). `happy_state` does not: most hosts run Claude Code without Happy.
     public func holdsAny(of sources: Set<ActivitySource>) -> Bool {
-        ActivitySource.sources(under: self).contains(where: sources.contains)
+        ActivitySource.sources(under: self).contains { sources.contains($0) && $0.expectsRoot }
     }
 
     /// What the log, `/` and the status line say while it does not exist.
@@ -95,6 +96,8 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
         var layout: SourceLayout
         /// Whether it is in the default `ACTIVITY_SOURCES` (drives the contract metrics).
         var drivesByDefault: Bool
+        /// Whether its root missing deserves a warning when it drives activity (false: the agent is optional).
+        var expectsRoot = true
     }
 
     /// The sources, by index.
@@ -120,12 +123,22 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
         // Claude Code's live session registry, `$CLAUDE_DIR/sessions/<pid>.json`: a running Claude Code process whose
         // status is `busy` or `waiting` is activity for as long as it stays so.
         Declaration(name: "status", root: .claude, layout: .sessionRegistry, drivesByDefault: true),
+        // Happy's own thinking state, from the lines its logger appends to `$HAPPY_DIR/logs/<date-time>-pid-<pid>.log`:
+        // a live Happy process that is thinking is activity for as long as it stays so.
+        Declaration(
+            name: "happy_state",
+            root: .happy,
+            layout: .happyProcesses,
+            drivesByDefault: true,
+            expectsRoot: false
+        ),
     ]
 
     public static let transcripts = ActivitySource(index: 0)
     public static let history = ActivitySource(index: 1)
     public static let happyLogs = ActivitySource(index: 2)
     public static let status = ActivitySource(index: 3)
+    public static let happyState = ActivitySource(index: 4)
 
     /// Every source, in ``index`` order (the order of the per-source metrics).
     public static let allCases: [ActivitySource] = declarations.indices.map(ActivitySource.init(index:))
@@ -153,6 +166,7 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
     public var root: RootDirectory { declaration.root }
     public var layout: SourceLayout { declaration.layout }
     public var drivesByDefault: Bool { declaration.drivesByDefault }
+    public var expectsRoot: Bool { declaration.expectsRoot }
 
     public var description: String { rawValue }
 }
@@ -167,6 +181,15 @@ public enum SourceLayout: Sendable {
     case claudeProjects
     /// Claude Code's `sessions/` registry, whose files are read (``RegistryScanner``).
     case sessionRegistry
+    /// Happy's per-process logs, whose appended lines say whether its agent is thinking (``HappyStateScanner``).
+    case happyProcesses
+}
+
+extension SourceLayout {
+    var isHappyProcesses: Bool {
+        if case .happyProcesses = self { return true }
+        return false
+    }
 }
 
 /// Folders below a root, then files in the last of them: `logs/*.log` is `folders: [.named("logs")]`,

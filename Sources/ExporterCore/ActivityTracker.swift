@@ -25,6 +25,7 @@ public actor ActivityTracker {
     private let context: ScanContext
     private let projects: ProjectsScanner
     private let registry: RegistryScanner
+    private let happy: HappyStateScanner
     /// The scanner of each ``SourceLayout/files(_:)`` source, by source index.
     private let patterns: [PatternScanner?]
 
@@ -78,6 +79,7 @@ public actor ActivityTracker {
         self.context = context
         self.projects = ProjectsScanner(context: context)
         self.registry = RegistryScanner(context: context, processes: processes)
+        self.happy = HappyStateScanner(context: context, processes: processes)
         self.roots = RootWatch(context: context)
         self.patterns = ActivitySource.allCases.map { source in
             guard case .files(let pattern) = source.layout else { return nil }
@@ -265,6 +267,7 @@ public actor ActivityTracker {
             switch source.layout {
             case .claudeProjects: projects.scan()
             case .sessionRegistry: registry.scan(into: &snapshot)
+            case .happyProcesses: happy.scan(into: &snapshot)
             case .files: patterns[source.index]?.scan(rootTrusted: trusted)
             }
         }
@@ -277,6 +280,7 @@ public actor ActivityTracker {
             switch source.layout {
             case .claudeProjects: projects.removeAll()
             case .sessionRegistry: registry.removeAll(from: &snapshot)
+            case .happyProcesses: happy.removeAll(from: &snapshot)
             case .files: patterns[source.index]?.removeAll()
             }
         }
@@ -306,12 +310,18 @@ public actor ActivityTracker {
                         if name == ClaudeLayout.projects && structural { projects.projectsChanged() }
                     case .sessionRegistry:
                         if name == ClaudeLayout.sessions && structural { registry.folderChanged(&snapshot) }
+                    case .happyProcesses:
+                        if name == ClaudeLayout.happyLogs && structural { happy.folderChanged(&snapshot) }
                     case .files:
                         patterns[source.index]?.handle(name: name, in: "", structural: structural)
                     }
                 }
             case .folder(let source, let folder):
-                patterns[source.index]?.handle(name: name, in: folder, structural: structural)
+                if source.layout.isHappyProcesses {
+                    happy.handle(name: name, &snapshot)
+                } else {
+                    patterns[source.index]?.handle(name: name, in: folder, structural: structural)
+                }
             case .projects, .project, .sessionFolder, .subagents:
                 projects.handle(name: name, in: role, structural: structural)
             case .sessions:
@@ -336,7 +346,11 @@ public actor ActivityTracker {
                 roots.ancestorWatchEnded(root)
                 establish(root)
             case .folder(let source, let folder):
-                patterns[source.index]?.watchEnded(folder)
+                if source.layout.isHappyProcesses {
+                    happy.folderChanged(&snapshot)
+                } else {
+                    patterns[source.index]?.watchEnded(folder)
+                }
             case .sessions:
                 registry.folderChanged(&snapshot)
             case .projects, .project, .sessionFolder, .subagents:
@@ -366,7 +380,7 @@ public actor ActivityTracker {
         evaluateTransition()
         // While a registry entry is live, a 1-second liveness check runs (a process that dies without removing
         // its file stops counting within about a second).
-        if registry.hasLiveEntries && registryTimer == nil {
+        if (registry.hasLiveEntries || happy.hasLiveProcesses) && registryTimer == nil {
             registryTimer = Task { [weak self] in
                 while true {
                     do { try await Task.sleep(for: .seconds(1)) } catch { return }
@@ -379,7 +393,8 @@ public actor ActivityTracker {
     /// The liveness check; returns false (ending the timer) once no entry is live.
     private func registryTick() -> Bool {
         registry.tick(&snapshot)
-        guard registry.hasLiveEntries else {
+        happy.tick(&snapshot)
+        guard registry.hasLiveEntries || happy.hasLiveProcesses else {
             registryTimer = nil
             publish()
             return false

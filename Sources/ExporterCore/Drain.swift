@@ -22,6 +22,9 @@ public enum Drain: Sendable, Equatable {
                 "session \(turn.sessionID) (pid \(turn.pid)) is \(turn.rawStatus) in the session registry"
             )
         }
+        if let thinking = snapshot.happyProcesses.first(where: \.thinking) {
+            return .waiting("Happy process \(thinking.pid) is thinking (\(thinking.log))")
+        }
         // The status source's time is when a process was last seen busy or waiting: quiet since the last turn.
         if let (source, activity) = snapshot.newest(among: sources) {
             let age = max(0, now.seconds(since: activity.time))

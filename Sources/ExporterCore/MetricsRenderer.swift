@@ -92,6 +92,8 @@ public struct MetricsRenderer: Sendable {
                 case .directoryPresent(let root): snapshot.directoriesPresent[root.index] ? 1 : 0
                 case .sourceActivity(let source): snapshot.sourceTime(source, at: now)
                 case .agentSessions(let status): Double(snapshot.agentSessions(status))
+                case .happySessions(let thinking):
+                    Double(snapshot.happyProcesses.count { $0.thinking == thinking })
                 case .files(let source): Double(snapshot.files[source])
                 case .one: 1
                 case .watches: Double(snapshot.watches)
@@ -177,6 +179,7 @@ public struct MetricsRenderer: Sendable {
         case sourceActivity(ActivitySource)
         case files(ActivitySource)
         case agentSessions(AgentStatus)
+        case happySessions(thinking: Bool)
         case one, watches, watchErrors, events, rescans, overflows, scanDuration, drainWaiting
         case cpu, openFileDescriptors, maxFileDescriptors, residentMemory, startTime
     }
@@ -266,6 +269,12 @@ public struct MetricsRenderer: Sendable {
         for status in AgentStatus.allCases {
             t.sample("claude_agent_sessions", "{\(agentLabels),status=\"\(status.rawValue)\"}", .agentSessions(status))
         }
+        t.family(
+            "claude_happy_sessions",
+            "Live Happy processes ($HAPPY_DIR/logs/<date-time>-pid-<pid>.log), by the state their log last reported."
+        )
+        t.sample("claude_happy_sessions", "{\(agentLabels),state=\"thinking\"}", .happySessions(thinking: true))
+        t.sample("claude_happy_sessions", "{\(agentLabels),state=\"idle\"}", .happySessions(thinking: false))
         t.family("claude_exporter_build_info", "Version and git revision of the exporter; always 1.")
         t.sample(
             "claude_exporter_build_info",

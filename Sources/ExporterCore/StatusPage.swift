@@ -98,6 +98,18 @@ public enum StatusPage {
             body += "</table>\n"
         }
 
+        body += "<h2>Live Happy processes</h2>\n"
+        if snapshot.happyProcesses.isEmpty {
+            body += "<p>No live Happy process.</p>\n"
+        } else {
+            body += "<table>\n<tr><th>pid</th><th>state</th><th>mode</th><th>log</th></tr>\n"
+            for process in snapshot.happyProcesses {
+                body += "<tr><td>\(process.pid)</td><td><b>\(process.thinking ? "thinking" : "idle")</b></td>"
+                body += "<td>\(escape(process.mode))</td><td class=\"p\">\(escape(process.log))</td></tr>\n"
+            }
+            body += "</table>\n"
+        }
+
         body += "<h2>Watched directories</h2>\n<table>\n<tr><th>setting</th><th>path</th><th>state</th></tr>\n"
         for root in RootDirectory.allCases where root.index < context.directories.count {
             let present = snapshot.directoriesPresent[root.index]

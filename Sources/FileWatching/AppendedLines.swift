@@ -29,7 +29,20 @@ public struct AppendedLines: Sendable {
     /// Where the next read starts: just past the last newline handed out.
     public private(set) var offset: UInt64 = 0
 
+    /// The first line handed out after ``startNearEnd(of:window:fileSystem:)`` is likely a piece: dropped.
+    private var dropFirstLine = false
+
     public init() {}
+
+    /// Makes the first read start at most `window` bytes before the current end of the file (a log whose whole
+    /// history is not wanted); the line cut there is skipped.
+    public mutating func startNearEnd(of path: String, window: UInt64, fileSystem: any FileSystem) throws(Errno) {
+        let part = try fileSystem.read(path, from: 0, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        file = Self.fingerprint(part.identity)
+        guard part.size > window else { return }
+        offset = part.size - window
+        dropFirstLine = true
+    }
 
     /// Reads what was appended to `path` since the last call, handing each complete line to `body`.
     public mutating func read(
@@ -64,6 +77,7 @@ public struct AppendedLines: Sendable {
             if file != fingerprint || part.size < offset {
                 if file != 0 && !progress.restarted {
                     progress.restarted = true
+                    dropFirstLine = false
                     file = fingerprint
                     offset = 0
                     start = 0
@@ -83,7 +97,10 @@ public struct AppendedLines: Sendable {
                     let newline = memchr(bytes.baseAddress! + position, 0x0A, end - position)
                 {
                     let at = bytes.baseAddress!.distance(to: newline)
-                    if discarding {
+                    if dropFirstLine {
+                        dropFirstLine = false
+                        discarding = false
+                    } else if discarding {
                         body(.tooLong)
                         discarding = false
                     } else {

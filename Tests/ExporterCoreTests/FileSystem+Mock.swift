@@ -71,7 +71,7 @@ final class FakeFileSystem: FileSystem {
         guard node.readable else { throw Errno(EACCES, call: "open") }
         let identity = FileIdentity(device: 1, inode: node.inode)
         let size = UInt64(node.contents.count)
-        guard offset < size else { return FilePart(identity: identity, size: size, count: 0) }
+        guard offset < size, buffer.count > 0 else { return FilePart(identity: identity, size: size, count: 0) }
         let count = min(buffer.count, Int(size - offset))
         node.contents.withUnsafeBytes { bytes in
             buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + Int(offset), byteCount: count)

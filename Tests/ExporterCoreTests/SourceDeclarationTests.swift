@@ -21,12 +21,13 @@ struct SourceDeclarationTests {
         // The static names point at the declarations of those names.
         let named: [(ActivitySource, String)] = [
             (.transcripts, "transcripts"), (.history, "history"), (.happyLogs, "happy_logs"), (.status, "status"),
+            (.happyState, "happy_state"),
         ]
         for (source, name) in named { #expect(source.rawValue == name) }
         #expect(named.count == ActivitySource.allCases.count, "a declared source has no static name")
         #expect(RootDirectory.claude.variable == "CLAUDE_DIR" && RootDirectory.happy.variable == "HAPPY_DIR")
         #expect(ActivitySource(rawValue: "nope") == nil)
-        #expect(ActivitySource.defaultDriving == [.transcripts, .history, .status])
+        #expect(ActivitySource.defaultDriving == [.transcripts, .history, .status, .happyState])
     }
 
     @Test("The configuration, --help and the metrics follow from the declarations")
