@@ -53,6 +53,11 @@ final class HappyStateScanner {
     private var folder: String { context.path(of: .happy) + "/" + ClaudeLayout.happyLogs }
     private let watched = WatchedDirectory.folder(.happyState, ClaudeLayout.happyLogs)
 
+    private static func isLogName(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.count > 4 && name[name.count - 4] == UInt8(ascii: ".") && name[name.count - 3] == UInt8(ascii: "l")
+            && name[name.count - 2] == UInt8(ascii: "o") && name[name.count - 1] == UInt8(ascii: "g")
+    }
+
     /// Whether a followed process is live (the liveness tick runs while one is).
     var hasLiveProcesses: Bool { !logs.isEmpty }
 
@@ -61,7 +66,8 @@ final class HappyStateScanner {
         guard context.watch(watched, folder) != .vanished else { return removeAll(from: &snapshot) }
         var found: [(name: String, pid: Int32, modified: Timestamp)] = []
         do {
-            try context.fileSystem.forEachEntry(in: folder, followingLinks: false, wantsStatus: { _ in true }) {
+            // Links are never followed: a log is never one, and a stat through one could hang.
+            try context.fileSystem.forEachEntry(in: folder, followingLinks: false, wantsStatus: Self.isLogName) {
                 entry in
                 guard entry.kind == .regular, let status = entry.status, let pid = HappyLog.pid(inLogName: entry.name)
                 else { return }
