@@ -49,7 +49,7 @@ echo "sample tree: $tree (3 sessions, last touched 2 hours ago)"
 # does). Every setting the demo depends on is set here, whatever the caller's environment says.
 CLAUDE_DIR="$tree/.claude" HAPPY_DIR="$tree/.happy" IDLE_TIMEOUT_MINUTES=0.1 METRICS_PORT=$port \
   LISTEN_ADDRESS=127.0.0.1 POD_NAME=demo-agent-0 REPOSITORY_NAME=demo-repo LOG_LEVEL=info LOG_FORMAT=text \
-  ACTIVITY_SOURCES=transcripts,history,status UPDATE_INTERVAL_SECONDS=30 DRAIN_QUIET_SECONDS=30 \
+  ACTIVITY_SOURCES=transcripts,history,status,happy_state UPDATE_INTERVAL_SECONDS=30 DRAIN_QUIET_SECONDS=30 \
   "$binary" 2>>"$log" &
 exporter=$!
 tail -n +1 -s 0.1 -f --pid="$exporter" "$log" | sed -u 's/^/  log: /' >&2 &
