@@ -48,6 +48,60 @@ public enum TranscriptNotice: Sendable, Equatable {
     case liveSessions(Set<String>)
 }
 
+/// Where the activity side leaves notices for the usage reader, merged while the reader is busy (a long history
+/// read, say): changed paths as a set, one repair flag, the latest live sessions. Its memory is bounded by the
+/// number of transcripts, never by the number of events; ``wakeUps`` says there is something to take.
+public final class TranscriptInbox: Sendable {
+    private struct Pending {
+        var paths: [String] = []
+        var known: Set<String> = []
+        var repair = false
+        var live: Set<String>?
+    }
+
+    private let pending = Locked(Pending())
+    private let wake: AsyncStream<Void>.Continuation
+    /// One element whenever notices arrived since the last ``take()`` (at most one waits).
+    public let wakeUps: AsyncStream<Void>
+
+    public init() {
+        (wakeUps, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public func post(_ notice: TranscriptNotice) {
+        pending.withLock { pending in
+            switch notice {
+            case .changed(let paths):
+                for path in paths where pending.known.insert(path).inserted { pending.paths.append(path) }
+            case .repair:
+                pending.repair = true
+            case .liveSessions(let sessions):
+                pending.live = sessions
+            }
+        }
+        wake.yield()
+    }
+
+    /// Everything posted since the last call, merged.
+    public func take() -> [TranscriptNotice] {
+        pending.withLock { pending in
+            defer { pending = Pending() }
+            var notices: [TranscriptNotice] = []
+            if let live = pending.live { notices.append(.liveSessions(live)) }
+            // A repair reads every transcript: the changed ones with it.
+            if pending.repair {
+                notices.append(.repair)
+            } else if !pending.paths.isEmpty {
+                notices.append(.changed(pending.paths))
+            }
+            return notices
+        }
+    }
+
+    /// Ends ``wakeUps``.
+    public func finish() { wake.finish() }
+}
+
 /// Token usage from Claude Code's transcripts: reads the history once in the background, then only the bytes
 /// appended to each transcript when it changes (see ``AppendedLines``), and counts every line with
 /// ``UsageLine`` into a ``UsageLedger``.
@@ -75,8 +129,10 @@ public actor UsageTracker {
     private var liveContexts: [String: UInt64] = [:]
     /// Unreadable transcripts, by error: logged once an hour.
     private var unreadableLogs = LogThrottle<Int32>()
+    /// Transcripts read again from their start: logged at most once a minute.
+    private var restartLogs = LogThrottle<Int>(interval: 60)
 
-    /// 24 bytes (a dictionary entry of 32 with its key): one per transcript.
+    /// 32 bytes (a dictionary entry of 40 with its key): one per transcript.
     private struct FileState {
         var lines = AppendedLines()
         /// A 32-bit hash of the session id a top-level transcript is named after (0 for a subagent's): the live
@@ -109,6 +165,13 @@ public actor UsageTracker {
         let started = MonotonicClock.nanoseconds()
         logger.info("reading token usage history", metadata: ["directory": "\(claudeDirectory)/projects"])
         let (count, bytes) = readEverything()
+        guard !Task.isCancelled else {
+            logger.info(
+                "token usage history not finished: stopping",
+                metadata: ["files": "\(count)", "bytes": "\(bytes)"]
+            )
+            return
+        }
         ready = true
         // The listing and the growth of the tables leave freed memory behind in this thread's arena.
         Heap.trim()
@@ -182,8 +245,11 @@ public actor UsageTracker {
             files.removeValue(forKey: key) ?? FileState(session: Self.session(of: path).map(Self.sessionHash) ?? 0)
         var context = state.context
         let outcome: AppendedLines.Progress
+        // Stopping (SIGTERM) stops a long read where it is.
+        let notCancelled: () -> Bool = { !Task.isCancelled }
         do {
-            outcome = try state.lines.read(path, fileSystem: fileSystem, buffer: buffer) { line in
+            outcome = try state.lines.read(path, fileSystem: fileSystem, buffer: buffer, shouldContinue: notCancelled) {
+                line in
                 switch line {
                 case .complete(let bytes):
                     let verdict = UsageLine.read(bytes, models: models)
@@ -209,7 +275,13 @@ public actor UsageTracker {
             return 0
         }
         if outcome.restarted {
-            logger.info("transcript replaced or truncated; read again from its start", metadata: ["path": "\(path)"])
+            let (log, suppressed) = restartLogs.check(0, now: Timestamp.now())
+            if log {
+                logger.info(
+                    "transcript replaced or truncated; read again from its start",
+                    metadata: ["path": "\(path)", "suppressed": "\(suppressed)"]
+                )
+            }
         }
         state.context = context
         files[key] = state

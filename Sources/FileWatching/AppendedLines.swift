@@ -31,6 +31,8 @@ public struct AppendedLines: Sendable {
 
     /// The first line handed out after ``startNearEnd(of:window:fileSystem:)`` is likely a piece: dropped.
     private var dropFirstLine = false
+    /// The last read stopped inside a line longer than the cap: the next goes on dropping it to its newline.
+    private var skipping = false
 
     public init() {}
 
@@ -45,19 +47,26 @@ public struct AppendedLines: Sendable {
     }
 
     /// Reads what was appended to `path` since the last call, handing each complete line to `body`.
+    ///
+    /// It reads up to the size the file had at the first read of this call (a file that keeps growing is not chased:
+    /// the next call goes on), and stops early, where it is, when `shouldContinue` says so (checked before every
+    /// chunk): the next call resumes there.
     public mutating func read(
         _ path: String,
         fileSystem: any FileSystem,
         buffer: ReadBuffer,
+        shouldContinue: () -> Bool = { true },
         _ body: (Line) -> Void
     ) throws(Errno) -> Progress {
         var progress = Progress()
         var start = offset  // the file offset of the buffer's first byte
         var filled = 0
-        var discarding = false
-        while true {
+        var discarding = skipping
+        var end: UInt64?  // the size at this call's first read
+        while shouldContinue() {
             if filled == buffer.count {
-                if !discarding && buffer.count < buffer.maximumLine {
+                // Room for a line of `maximumLine` bytes and its newline.
+                if !discarding && buffer.count <= buffer.maximumLine {
                     buffer.grow()
                 } else {
                     // Inside a line longer than the cap: drop what is held and read on to its newline.
@@ -75,26 +84,31 @@ public struct AppendedLines: Sendable {
             }
             let fingerprint = Self.fingerprint(part.identity)
             if file != fingerprint || part.size < offset {
-                if file != 0 && !progress.restarted {
+                // Replaced twice within one call: stop; the next call starts on the newest file.
+                if progress.restarted { return progress }
+                if file != 0 {
                     progress.restarted = true
                     dropFirstLine = false
+                    skipping = false
                     file = fingerprint
                     offset = 0
                     start = 0
                     filled = 0
                     discarding = false
+                    end = nil
                     continue
                 }
                 file = fingerprint
             }
+            if end == nil { end = part.size }
             guard part.count > 0 else { break }
             progress.bytes += UInt64(part.count)
             let consumed = buffer.withUnsafeMutableBytes { bytes -> Int in
                 var lineStart = 0
                 var position = filled
-                let end = filled + part.count
-                while position < end,
-                    let newline = memchr(bytes.baseAddress! + position, 0x0A, end - position)
+                let stop = filled + part.count
+                while position < stop,
+                    let newline = memchr(bytes.baseAddress! + position, 0x0A, stop - position)
                 {
                     let at = bytes.baseAddress!.distance(to: newline)
                     if dropFirstLine {
@@ -112,8 +126,8 @@ public struct AppendedLines: Sendable {
                 return lineStart
             }
             filled += part.count
-            // Read to the size fstat saw: done, without opening the file once more to find its end.
-            let atEnd = start + UInt64(filled) >= part.size
+            // Read to the size seen first: done, without opening the file once more to find its end.
+            let atEnd = start + UInt64(filled) >= min(part.size, end!)
             if consumed > 0 {
                 offset = start + UInt64(consumed)
                 start = offset
@@ -125,6 +139,12 @@ public struct AppendedLines: Sendable {
                 filled -= consumed
             }
             if atEnd { break }
+        }
+        // Stopped inside an over-long line: what was read of it is dropped for good, and the next call goes on
+        // dropping up to its newline (never reading it again from its start).
+        skipping = discarding
+        if discarding {
+            offset = start + UInt64(filled)
         }
         buffer.shrink()
         return progress
@@ -169,9 +189,10 @@ public final class ReadBuffer {
         try body(storage)
     }
 
+    /// Doubles, up to `maximumLine + 1` bytes (a line of `maximumLine` bytes and its newline).
     func grow() {
         let bigger = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: min(storage.count * 2, maximumLine),
+            byteCount: min(storage.count * 2, maximumLine + 1),
             alignment: 16
         )
         bigger.copyMemory(from: UnsafeRawBufferPointer(storage))

@@ -23,7 +23,7 @@ public struct UsageLedger: Sendable {
 
         mutating func count(_ response: TokenCounts) {
             tokens += response
-            messages &+= 1
+            messages = TokenCounts.saturating(messages, 1)
         }
     }
 
@@ -42,7 +42,7 @@ public struct UsageLedger: Sendable {
     /// At most this many model labels (each is a series per type): a transcript naming more, by mistake or on
     /// purpose, cannot blow up Prometheus' series count; the rest are counted as ``otherModels``.
     public static let maximumModels = 100
-    public static let otherModels = "other"
+    public static let otherModels = UsageLine.otherModel
 
     public init() {}
 

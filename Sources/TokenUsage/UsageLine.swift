@@ -33,6 +33,12 @@ public enum UsageLine {
         case tooLong = "too_long"
     }
 
+    /// A model name longer than this, or with a byte that is not printable ASCII, is counted as ``otherModel``.
+    public static let maximumModelBytes = 128
+    /// The model label of lines whose model name is not one (see ``maximumModelBytes``), and of models past
+    /// ``UsageLedger/maximumModels``.
+    public static let otherModel = "other"
+
     /// Deeper nesting is rejected (as malformed) instead of recursing without bound.
     public static let maximumDepth = 256
 
@@ -111,11 +117,17 @@ public struct TokenCounts: Equatable, Sendable {
     /// How full the context was: input plus cache creation plus cache read.
     public var context: UInt64 { input &+ cacheCreation &+ cacheRead }
 
+    /// Saturating: a counter that wrapped would look to Prometheus like a reset.
     public static func += (left: inout TokenCounts, right: TokenCounts) {
-        left.input &+= right.input
-        left.output &+= right.output
-        left.cacheCreation &+= right.cacheCreation
-        left.cacheRead &+= right.cacheRead
+        left.input = saturating(left.input, right.input)
+        left.output = saturating(left.output, right.output)
+        left.cacheCreation = saturating(left.cacheCreation, right.cacheCreation)
+        left.cacheRead = saturating(left.cacheRead, right.cacheRead)
+    }
+
+    static func saturating(_ left: UInt64, _ right: UInt64) -> UInt64 {
+        let (sum, overflow) = left.addingReportingOverflow(right)
+        return overflow ? .max : sum
     }
 }
 

@@ -121,8 +121,15 @@ struct UsageParser {
         var model: String?
         let modelSlot = fields[.model]
         if modelSlot.kind == .string {
-            model = withString(modelSlot) { bytes in names?.name(for: bytes) ?? String(decoding: bytes, as: UTF8.self) }
-            if fast { model! += "-fast" }
+            model = withString(modelSlot) { bytes in
+                // A label value goes into every scrape: a name no model has (too long, not printable ASCII) is
+                // counted as `other`, never copied out of the line.
+                guard bytes.count <= UsageLine.maximumModelBytes, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                    return UsageLine.otherModel
+                }
+                return names?.name(for: bytes) ?? String(decoding: bytes, as: UTF8.self)
+            }
+            if fast && model != UsageLine.otherModel { model! += "-fast" }
         }
         return .usage(
             UsageRecord(

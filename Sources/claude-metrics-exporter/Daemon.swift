@@ -33,7 +33,7 @@ struct Daemon: Sendable {
     private let listener: Listener
     /// Token usage from the transcripts (`nil` with `USAGE_METRICS=off`), and what the activity side tells it.
     private let usage: UsageTracker?
-    private let notices: AsyncStream<TranscriptNotice>
+    private let inbox: TranscriptInbox
 
     /// Binds the port, starts watching, runs the first full scan, then serves: connections made meanwhile wait
     /// in the backlog, so no scrape ever sees the empty state of a starting exporter.
@@ -73,8 +73,8 @@ struct Daemon: Sendable {
                 metadata: ["error": "\(error)", "fix": "raise fs.inotify.max_user_instances"]
             )
         }
-        let (notices, noticeSink) = AsyncStream<TranscriptNotice>.makeStream()
-        self.notices = notices
+        let inbox = TranscriptInbox()
+        self.inbox = inbox
         usage = usageStore.map { usageStore in
             UsageTracker(
                 claudeDirectory: configuration.claudeDirectory,
@@ -85,7 +85,7 @@ struct Daemon: Sendable {
             )
         }
         var transcripts: (@Sendable (TranscriptNotice) -> Void)?
-        if usageStore != nil { transcripts = { _ = noticeSink.yield($0) } }
+        if usageStore != nil { transcripts = { inbox.post($0) } }
         tracker = ActivityTracker(
             settings: TrackerSettings(configuration),
             fileSystem: LocalFileSystem(),
@@ -126,6 +126,7 @@ struct Daemon: Sendable {
                     "\(ActivitySource.allCases.filter(configuration.activitySources.contains).map(\.rawValue).joined(separator: ","))",
                 "update_interval_seconds": "\(configuration.rescanIntervalSeconds)",
                 "pod": "\(configuration.podName)", "repository": "\(configuration.repositoryName)",
+                "usage_metrics": "\(configuration.usageMetrics ? "on" : "off")",
             ]) { $1 }
         )
         // The mount table's baseline before the first scan (the monitor's descriptor is already open, so a
@@ -232,7 +233,9 @@ struct Daemon: Sendable {
     /// The transcripts' history first (in the background: READY and scrapes never wait for it), then each change.
     private func usageReading(_ usage: UsageTracker) async {
         await usage.readHistory()
-        for await notice in notices { await usage.handle(notice) }
+        for await _ in inbox.wakeUps {
+            for notice in inbox.take() { await usage.handle(notice) }
+        }
     }
 
     private func mountChanges(from mounts: MountTableMonitor) async {

@@ -89,13 +89,15 @@ if once {
     )
     await tracker.start()
     if let usageStore {
-        await UsageTracker(
+        let usage = UsageTracker(
             claudeDirectory: configuration.claudeDirectory,
             fileSystem: LocalFileSystem(),
             store: usageStore,
             executor: ThreadExecutor(name: "usage"),
             logger: logger
-        ).readHistory()
+        )
+        await usage.readHistory()
+        await usage.handle(.liveSessions(Set(store.snapshot.liveSessions.map(\.sessionID))))
     }
     print(
         renderer.render(

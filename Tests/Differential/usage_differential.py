@@ -10,6 +10,8 @@ with the line saved for a unit test.
 """
 import argparse
 import json
+import os
+import tempfile
 import random
 import re
 import subprocess
@@ -112,7 +114,9 @@ def expected(line: bytes) -> str:
     if "isApiErrorMessage" in value and type(value["isApiErrorMessage"]) is not bool:
         return schema
     model = strings.get("model")
-    if model is not None and strings.get("speed") == "fast":
+    if model is not None and (len(model.encode("utf-8")) > 128 or any(not (0x20 <= ord(c) < 0x7F) for c in model)):
+        model = "other"
+    elif model is not None and strings.get("speed") == "fast":
         model += "-fast"
     model_hex = model.encode("utf-8").hex() if model is not None else "-"
     if "id" in strings and "requestId" in strings:
@@ -148,7 +152,8 @@ def assistant(rng):
             usage[key] = rng.choice([0, 100, 4096, None, "x", 3.5])
     if rng.random() < 0.3:
         usage["speed"] = rng.choice(["standard", "fast", "warp", 1])
-    message = {"model": rng.choice(["claude-opus-4-5", "claude-sonnet-4-5", "<synthetic>", "", "mo\"del", "m\ud800", 7, None]),
+    message = {"model": rng.choice(["claude-opus-4-5", "claude-sonnet-4-5", "<synthetic>", "", "mo\"del", "m\ud800", 7, None,
+                                    "m" * 128, "m" * 129, "modèle", "tab\tmodel"]),
                "id": rng.choice(["msg_01", "msg_02", "", None, 3, "msg_é"]),
                "type": "message", "role": "assistant",
                "content": [{"type": "text", "text": random_text(rng)}], "stop_reason": None, "usage": usage}
@@ -248,9 +253,10 @@ def main():
         for line, got in zip(lines, verdicts):
             want = expected(line)
             if got != want:
-                with open("usage-differential-failure.jsonl", "wb") as failure:
+                saved = os.path.join(tempfile.gettempdir(), f"usage-differential-failure-{seed}.jsonl")
+                with open(saved, "wb") as failure:
                     failure.write(line + b"\n")
-                sys.exit(f"seed {seed}: mismatch (line saved to usage-differential-failure.jsonl)\n"
+                sys.exit(f"seed {seed}: mismatch (line saved to {saved})\n"
                          f"  line: {line[:300]!r}\n  Swift:  {got}\n  Python: {want}")
         total += len(lines)
         seed += 1

@@ -168,6 +168,28 @@ struct UsageTrackerTests {
     }
 }
 
+@Suite("The transcript inbox merges notices while the reader is busy")
+struct TranscriptInboxTests {
+    @Test("Changed paths once each, in order; a repair covers them; the newest live sessions win")
+    func merging() async {
+        let inbox = TranscriptInbox()
+        inbox.post(.changed(["/a", "/b"]))
+        inbox.post(.changed(["/b", "/c"]))
+        inbox.post(.liveSessions(["s1"]))
+        inbox.post(.liveSessions(["s2"]))
+        #expect(inbox.take() == [.liveSessions(["s2"]), .changed(["/a", "/b", "/c"])])
+        #expect(inbox.take().isEmpty)
+        inbox.post(.changed(["/a"]))
+        inbox.post(.repair)
+        #expect(inbox.take() == [.repair])
+        // A wake-up waits (one at most), and the stream ends when finished.
+        inbox.finish()
+        var wakeUps = 0
+        for await _ in inbox.wakeUps { wakeUps += 1 }
+        #expect(wakeUps == 1)
+    }
+}
+
 @Suite("Appended lines: reading a growing file in bounded pieces")
 struct AppendedLinesTests {
     private func lines(_ fileSystem: FakeFileSystem, _ reader: inout AppendedLines, _ buffer: ReadBuffer) -> [String] {
@@ -200,6 +222,53 @@ struct AppendedLinesTests {
         let buffer = ReadBuffer(chunk: 64, maximumLine: 256)
         #expect(lines(fileSystem, &reader, buffer) == ["a", "<too long>", "b"])
         #expect(buffer.count == 64)
+    }
+
+    @Test("A line longer than the cap still being written is never read again from its start")
+    func longLineInPieces() throws {
+        let fileSystem = FakeFileSystem()
+        fileSystem.writeFile("/f", "a\n" + String(repeating: "y", count: 200))
+        var reader = AppendedLines()
+        let buffer = ReadBuffer(chunk: 16, maximumLine: 64)
+        #expect(lines(fileSystem, &reader, buffer) == ["a"])
+        fileSystem.appendFile("/f", String(repeating: "y", count: 100))
+        var count = 0
+        let progress = try reader.read("/f", fileSystem: fileSystem, buffer: buffer) { _ in count += 1 }
+        #expect(count == 0)
+        #expect(progress.bytes == 100)
+        fileSystem.appendFile("/f", "y\nb\n")
+        #expect(lines(fileSystem, &reader, buffer) == ["<too long>", "b"])
+    }
+
+    @Test("A line of exactly the cap is read; one byte more is too long")
+    func exactCap() {
+        let fileSystem = FakeFileSystem()
+        fileSystem.writeFile("/f", String(repeating: "x", count: 64) + "\n" + String(repeating: "z", count: 65) + "\n")
+        var reader = AppendedLines()
+        #expect(
+            lines(fileSystem, &reader, ReadBuffer(chunk: 16, maximumLine: 64)) == [
+                String(repeating: "x", count: 64), "<too long>",
+            ]
+        )
+    }
+
+    @Test("Told to stop, a read stops where it is and the next one goes on from there")
+    func stopsWhenTold() throws {
+        let fileSystem = FakeFileSystem()
+        fileSystem.writeFile("/f", (0..<100).map { "line \($0)\n" }.joined())
+        var reader = AppendedLines()
+        let buffer = ReadBuffer(chunk: 16, maximumLine: 64)
+        var chunks = 0
+        var first: [String] = []
+        let threeChunks: () -> Bool = {
+            chunks += 1
+            return chunks <= 3
+        }
+        _ = try reader.read("/f", fileSystem: fileSystem, buffer: buffer, shouldContinue: threeChunks) { line in
+            if case .complete(let bytes) = line { first.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(!first.isEmpty && first.count < 100)
+        #expect(first + lines(fileSystem, &reader, buffer) == (0..<100).map { "line \($0)" })
     }
 
     @Test("A partial line is not consumed: the offset stays at its start until the newline comes")

@@ -187,7 +187,27 @@ struct UsageLineTests {
         let escapedKey = assistantLine().replacingOccurrences(of: "\"output_tokens\"", with: #""output_\u0074okens""#)
         #expect(try #require(record(escapedKey)).tokens.output == 20)
         #expect(verdict(assistantLine(model: #"bad\ud800"#)) == .skipped(.schema))
-        #expect(try #require(record(assistantLine(model: #"emoji\ud83d\ude00"#))).model == "emoji😀")
+        // Decoded, then not printable ASCII: other.
+        #expect(try #require(record(assistantLine(model: #"emoji\ud83d\ude00"#))).model == "other")
+        #expect(try #require(record(assistantLine(model: #"a\u0041"#))).model == "aA")
+    }
+
+    @Test("A model name that is no model's (too long, not printable ASCII) is counted as other, never copied")
+    func oddModelNames() throws {
+        #expect(try #require(record(assistantLine(model: String(repeating: "m", count: 128)))).model?.count == 128)
+        #expect(try #require(record(assistantLine(model: String(repeating: "m", count: 129)))).model == "other")
+        #expect(try #require(record(assistantLine(model: #"tab\tmodel"#))).model == "other")
+        #expect(try #require(record(assistantLine(model: "modèle"))).model == "other")
+        let fast = assistantLine(model: String(repeating: "m", count: 500))
+            .replacingOccurrences(of: "\"service_tier\"", with: "\"speed\":\"fast\",\"service_tier\"")
+        #expect(try #require(record(fast)).model == "other")
+    }
+
+    @Test("Counters saturate instead of wrapping (a wrap would read as a reset)")
+    func saturation() {
+        var counts = TokenCounts(input: .max - 1, output: 5)
+        counts += TokenCounts(input: 10, output: 5)
+        #expect(counts == TokenCounts(input: .max, output: 10))
     }
 
     @Test("Token counts up to 2^53; beyond is a schema error")
