@@ -34,13 +34,8 @@ public enum SmallFile {
         _ path: String,
         limit: Int = 64 * 1024
     ) throws(Errno) -> Contents {
-        let fd = try Syscall.retrying("open") {
-            open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
-        }
+        let (fd, info) = try openRegular(path)
         defer { Syscall.close(fd) }
-        var info = stat()
-        _ = try Syscall.retrying("fstat") { fstat(fd, &info) }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw Errno(notRegular, call: "open (not a regular file)") }
         let modified = Timestamp(info.st_mtim)
         if info.st_size > limit {
             return Contents(bytes: try readPrefix(fd, count: limit), truncated: true, modified: modified)
@@ -51,6 +46,27 @@ public enum SmallFile {
         let truncated = bytes.count > limit
         if truncated { bytes.removeLast(bytes.count - limit) }
         return Contents(bytes: bytes, truncated: truncated, modified: modified)
+    }
+
+    /// Opens the regular file at `path` for reading without ever blocking or following a link (`O_NONBLOCK`,
+    /// `O_NOFOLLOW`, `O_NOCTTY`), and checks the *opened* descriptor with `fstat`: anything but a regular file throws
+    /// ``notRegular`` (or `ELOOP` for a link). The caller closes the descriptor.
+    static func openRegular(_ path: String) throws(Errno) -> (descriptor: Int32, status: stat) {
+        let fd = try Syscall.retrying("open") {
+            open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
+        }
+        var info = stat()
+        do {
+            _ = try Syscall.retrying("fstat") { fstat(fd, &info) }
+        } catch {
+            Syscall.close(fd)
+            throw error
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            Syscall.close(fd)
+            throw Errno(notRegular, call: "open (not a regular file)")
+        }
+        return (fd, info)
     }
 
     /// Reads until `count` bytes or the end of the file, growing the buffer as it fills (from 4 KiB).
@@ -107,15 +123,8 @@ public struct FilePart: Sendable, Equatable {
         from offset: UInt64,
         into buffer: UnsafeMutableRawBufferPointer
     ) throws(Errno) -> FilePart {
-        let fd = try Syscall.retrying("open") {
-            open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY)
-        }
+        let (fd, info) = try SmallFile.openRegular(path)
         defer { Syscall.close(fd) }
-        var info = stat()
-        _ = try Syscall.retrying("fstat") { fstat(fd, &info) }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw Errno(SmallFile.notRegular, call: "open (not a regular file)")
-        }
         let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         let size = UInt64(max(0, info.st_size))
         guard offset < size, let base = buffer.baseAddress, buffer.count > 0 else {
