@@ -23,7 +23,7 @@ public enum Drain: Sendable, Equatable {
             )
         }
         if let thinking = snapshot.happyProcesses.first(where: \.thinking) {
-            return .waiting("Happy process \(thinking.pid) is thinking (\(thinking.log))")
+            return .waiting("Happy process \(thinking.pid) thinking (its log: \(thinking.log))")
         }
         // The status source's time is when a process was last seen busy or waiting: quiet since the last turn.
         if let (source, activity) = snapshot.newest(among: sources) {

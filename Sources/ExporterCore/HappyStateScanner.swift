@@ -34,6 +34,9 @@ final class HappyStateScanner {
         var thinking = false
         var mode = ""
         var lastWritten: Timestamp
+        /// The modification time as last seen, raw: `lastWritten` moves only when it changes (a time in the future
+        /// counts as now once, then ages).
+        var modified = Timestamp.zero
         /// Keep-alive lines were seen: the process writes every 2 s while it runs.
         var keepAlive = false
     }
@@ -58,6 +61,14 @@ final class HappyStateScanner {
             && name[name.count - 2] == UInt8(ascii: "o") && name[name.count - 1] == UInt8(ascii: "g")
     }
 
+    /// Whether a log of `pid` is worth opening at a scan: its process runs (or cannot be seen either way). Logs of
+    /// processes long gone pile up in `logs/` and are never read.
+    private func isCandidate(_ pid: Int32) -> Bool {
+        guard processes.seesOtherProcesses else { return true }
+        if case .gone = processes.lookUp(pid) { return false }
+        return true
+    }
+
     /// Whether a followed process is live (the liveness tick runs while one is).
     var hasLiveProcesses: Bool { !logs.isEmpty }
 
@@ -79,9 +90,9 @@ final class HappyStateScanner {
             return
         }
         let present = Set(found.map(\.name))
-        for name in logs.keys where !present.contains(name) { forget(name) }
+        for name in logs.keys where !present.contains(name) { forget(name, reason: "its log was removed") }
         // The newest first, so that the bound keeps the processes most likely to be working.
-        for log in found.sorted(by: { $0.modified > $1.modified }) {
+        for log in found.sorted(by: { $0.modified > $1.modified }) where logs[log.name] != nil || isCandidate(log.pid) {
             follow(log.name, pid: log.pid, modified: log.modified)
         }
         checkLiveness()
@@ -91,7 +102,7 @@ final class HappyStateScanner {
     /// `logs/` (or Happy's directory) is gone.
     func removeAll(from snapshot: inout ActivitySnapshot) {
         context.unwatch(watched)
-        for name in logs.keys { forget(name) }
+        for name in logs.keys { forget(name, reason: "Happy's logs folder is gone") }
         update(&snapshot)
     }
 
@@ -100,14 +111,11 @@ final class HappyStateScanner {
         if context.isDirectory(folder) { scan(into: &snapshot) } else { removeAll(from: &snapshot) }
     }
 
-    /// An inotify event for `name` in `logs/`.
+    /// An inotify event for `name` in `logs/`. Nothing is stat'ed by path (a link there is never followed): the read
+    /// itself opens without following links and reports the file's time.
     func handle(name: String, _ snapshot: inout ActivitySnapshot) {
         guard let pid = HappyLog.pid(inLogName: name) else { return }
-        guard let status = try? context.fileSystem.status(of: folder + "/" + name), status.kind == .regular else {
-            forget(name)
-            return update(&snapshot)
-        }
-        follow(name, pid: pid, modified: status.modified)
+        follow(name, pid: pid, modified: nil)
         update(&snapshot)
     }
 
@@ -119,25 +127,40 @@ final class HappyStateScanner {
 
     // MARK: - Following one log
 
-    /// Reads what is new in the log of `pid`, if that process is live; forgets it otherwise.
-    private func follow(_ name: String, pid: Int32, modified: Timestamp) {
-        if var entry = logs[name] {
-            entry.lastWritten = max(entry.lastWritten, modified)
-            logs[name] = entry
-            read(name)
-            return
-        }
-        var entry = Entry(pid: pid, lastWritten: modified)
-        guard isLive(entry), logs.count < Self.maximumProcesses else { return }
+    /// Reads what is new in the log of `pid`, if that process is live and this is its newest log; `modified` is the
+    /// listing's time (`nil` from an event: the read tells).
+    private func follow(_ name: String, pid: Int32, modified: Timestamp?) {
+        if logs[name] != nil { return read(name) }
+        // Never this process, nor pid 1 (init on a host, the pause process of a pod that shares its pids).
+        guard pid != processes.ownProcessID, pid != 1 else { return }
+        let now = context.clock()
+        var entry = Entry(pid: pid, lastWritten: min(modified ?? now, now))
         do {
-            try entry.reader.startNearEnd(
+            let part = try entry.reader.startNearEnd(
                 of: folder + "/" + name,
                 window: Self.firstReadWindow,
                 fileSystem: context.fileSystem
             )
+            // A time in the future counts as now, so that it ages (a bad clock cannot keep a pod busy).
+            entry.lastWritten = min(part.modified, now)
+            entry.modified = part.modified
         } catch {
-            if !error.isMissing { context.logUnreadable(folder + "/" + name, error) }
+            if !error.isMissing { logUnreadable(folder + "/" + name, error) }
             return
+        }
+        guard isLive(entry) else { return }
+        // One log per process: its newest (an older one is from an earlier run, or was left behind).
+        if let (otherName, other) = logs.first(where: { $0.value.pid == pid }) {
+            guard entry.lastWritten > other.lastWritten else { return }
+            forget(otherName, reason: "a newer log of the same process")
+        }
+        if logs.count >= Self.maximumProcesses {
+            // Full: the least recently written gives way to a newer one.
+            guard let (oldestName, oldest) = logs.min(by: { $0.value.lastWritten < $1.value.lastWritten }),
+                oldest.lastWritten < entry.lastWritten
+            else { return warnFull() }
+            warnFull()
+            forget(oldestName, reason: "more than \(Self.maximumProcesses) Happy processes")
         }
         logs[name] = entry
         context.logger.info("following a Happy process", metadata: ["pid": "\(pid)", "log": "\(folder)/\(name)"])
@@ -149,12 +172,21 @@ final class HappyStateScanner {
         let path = folder + "/" + name
         var signals: [HappyLog.Signal] = []
         do {
-            _ = try entry.reader.read(path, fileSystem: context.fileSystem, buffer: buffer) { line in
+            let progress = try entry.reader.read(
+                path,
+                fileSystem: context.fileSystem,
+                buffer: buffer,
+                window: Self.firstReadWindow
+            ) { line in
                 if case .complete(let bytes) = line, let signal = HappyLog.signal(bytes) { signals.append(signal) }
             }
+            if let modified = progress.modified, modified != entry.modified {
+                entry.modified = modified
+                entry.lastWritten = max(entry.lastWritten, min(modified, context.clock()))
+            }
         } catch {
-            if error.isMissing { return forget(name) }
-            context.logUnreadable(path, error)
+            if error.isMissing { return forget(name, reason: "its log was removed") }
+            logUnreadable(path, error)
             return
         }
         for signal in signals {
@@ -183,20 +215,45 @@ final class HappyStateScanner {
         }
     }
 
-    private func forget(_ name: String) {
+    private func forget(_ name: String, reason: String) {
         guard let entry = logs.removeValue(forKey: name) else { return }
         if entry.thinking {
             context.logger.info(
-                "Happy process gone while thinking; no longer counted",
-                metadata: ["pid": "\(entry.pid)", "log": "\(folder)/\(name)"]
+                "no longer following a thinking Happy process",
+                metadata: ["pid": "\(entry.pid)", "log": "\(folder)/\(name)", "reason": "\(reason)"]
             )
         }
     }
 
+    private var fullLogs = LogThrottle<Int>()
+    private var unreadableLogs = LogThrottle<Int32>()
+
+    private func warnFull() {
+        let (log, suppressed) = fullLogs.check(0, now: context.clock())
+        guard log else { return }
+        context.logger.warning(
+            "more Happy processes than are followed; the least recently written are left out",
+            metadata: ["limit": "\(Self.maximumProcesses)", "suppressed": "\(suppressed)"]
+        )
+    }
+
+    private func logUnreadable(_ path: String, _ error: Errno) {
+        let (log, suppressed) = unreadableLogs.check(error.code, now: context.clock())
+        guard log else { return }
+        context.logger.warning(
+            "cannot read a Happy log (links, FIFOs and devices are never read)",
+            metadata: ["path": "\(path)", "error": "\(error)", "suppressed": "\(suppressed)"]
+        )
+    }
+
+    /// Live: the pid runs and started before its log was last written (else the log is an earlier process's whose
+    /// pid was reused), or, where processes cannot be seen, the log was written recently.
     private func isLive(_ entry: Entry) -> Bool {
         if processes.seesOtherProcesses {
             switch processes.lookUp(entry.pid) {
-            case .running: return true
+            case .running(let ticks):
+                guard let started = processes.wallClock(ofStartTicks: ticks) else { return true }
+                return entry.lastWritten.adding(seconds: 1) >= started
             case .gone: return false
             case .unknown: return logs.values.contains { $0.pid == entry.pid }  // keep what is known until sure
             }
@@ -206,7 +263,7 @@ final class HappyStateScanner {
     }
 
     private func checkLiveness() {
-        for (name, entry) in logs where !isLive(entry) { forget(name) }
+        for (name, entry) in logs where !isLive(entry) { forget(name, reason: "the process is gone") }
     }
 
     /// Puts the live processes into the snapshot; a thinking one is activity now.

@@ -21,6 +21,8 @@ public struct AppendedLines: Sendable {
         public var bytes: UInt64 = 0
         /// True if the file was read from its start again (replaced, or shorter than what had been read).
         public var restarted = false
+        /// The file's modification time, as the read's `fstat` saw it (`nil` if nothing was opened).
+        public var modified: Timestamp?
     }
 
     /// The file that was read: a fingerprint of its device and inode (0 before the first read). Eight bytes, not
@@ -38,24 +40,32 @@ public struct AppendedLines: Sendable {
 
     /// Makes the first read start at most `window` bytes before the current end of the file (a log whose whole
     /// history is not wanted); the line cut there is skipped.
-    public mutating func startNearEnd(of path: String, window: UInt64, fileSystem: any FileSystem) throws(Errno) {
+    /// Returns what the look at the file saw (its size and time).
+    @discardableResult
+    public mutating func startNearEnd(
+        of path: String,
+        window: UInt64,
+        fileSystem: any FileSystem
+    ) throws(Errno) -> FilePart {
         let part = try fileSystem.read(path, from: 0, into: UnsafeMutableRawBufferPointer(start: nil, count: 0))
         file = Self.fingerprint(part.identity)
-        guard part.size > window else { return }
+        guard part.size > window else { return part }
         offset = part.size - window
         dropFirstLine = true
+        return part
     }
 
     /// Reads what was appended to `path` since the last call, handing each complete line to `body`.
     ///
     /// It reads up to the size the file had at the first read of this call (a file that keeps growing is not chased:
     /// the next call goes on), and stops early, where it is, when `shouldContinue` says so (checked before every
-    /// chunk): the next call resumes there.
+    /// chunk): the next call resumes there. With `window`, never more than that many bytes before the end are read.
     public mutating func read(
         _ path: String,
         fileSystem: any FileSystem,
         buffer: ReadBuffer,
         shouldContinue: () -> Bool = { true },
+        window: UInt64? = nil,
         _ body: (Line) -> Void
     ) throws(Errno) -> Progress {
         var progress = Progress()
@@ -100,7 +110,20 @@ public struct AppendedLines: Sendable {
                 }
                 file = fingerprint
             }
-            if end == nil { end = part.size }
+            progress.modified = part.modified
+            if end == nil {
+                end = part.size
+                // More than `window` to read (a log that grew by gigabytes, or one read again from its start):
+                // only its last `window` bytes are, the line cut there skipped.
+                if let window, part.size > start + UInt64(filled) + window {
+                    start = part.size - window
+                    offset = start
+                    filled = 0
+                    discarding = false
+                    dropFirstLine = true
+                    continue
+                }
+            }
             guard part.count > 0 else { break }
             progress.bytes += UInt64(part.count)
             let consumed = buffer.withUnsafeMutableBytes { bytes -> Int in

@@ -88,6 +88,12 @@ public enum ProcStat {
         return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 
+    /// Field 3 (`state`: `R`, `S`, `Z`...) of a `/proc/<pid>/stat` line.
+    public static func state(_ stat: [UInt8]) -> UInt8? {
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return nil }
+        return stat[close + 2]
+    }
+
     /// The `btime` line of `/proc/stat`: boot time in Unix seconds.
     public static func bootTime(_ stat: [UInt8]) -> Double? {
         for line in stat.split(separator: UInt8(ascii: "\n")) where line.starts(with: "btime ".utf8) {

@@ -108,11 +108,14 @@ public struct FilePart: Sendable, Equatable {
     public var size: UInt64
     /// Bytes read into the buffer (0 at or past the end).
     public var count: Int
+    /// The modification time `fstat` saw.
+    public var modified: Timestamp
 
-    public init(identity: FileIdentity, size: UInt64, count: Int) {
+    public init(identity: FileIdentity, size: UInt64, count: Int, modified: Timestamp = .zero) {
         self.identity = identity
         self.size = size
         self.count = count
+        self.modified = modified
     }
 
     /// Reads into `buffer` from `offset` of the regular file at `path` (opened as ``SmallFile/read(_:limit:)``
@@ -127,12 +130,13 @@ public struct FilePart: Sendable, Equatable {
         defer { Syscall.close(fd) }
         let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
         let size = UInt64(max(0, info.st_size))
+        let modified = Timestamp(info.st_mtim)
         guard offset < size, let base = buffer.baseAddress, buffer.count > 0 else {
-            return FilePart(identity: identity, size: size, count: 0)
+            return FilePart(identity: identity, size: size, count: 0, modified: modified)
         }
         let wanted = Int(min(UInt64(buffer.count), size - offset))
         let got = try Syscall.retrying("pread") { pread(fd, base, wanted, off_t(offset)) }
-        return FilePart(identity: identity, size: size, count: got)
+        return FilePart(identity: identity, size: size, count: got, modified: modified)
     }
 }
 

@@ -71,12 +71,14 @@ final class FakeFileSystem: FileSystem {
         guard node.readable else { throw Errno(EACCES, call: "open") }
         let identity = FileIdentity(device: 1, inode: node.inode)
         let size = UInt64(node.contents.count)
-        guard offset < size, buffer.count > 0 else { return FilePart(identity: identity, size: size, count: 0) }
+        guard offset < size, buffer.count > 0 else {
+            return FilePart(identity: identity, size: size, count: 0, modified: node.modified)
+        }
         let count = min(buffer.count, Int(size - offset))
         node.contents.withUnsafeBytes { bytes in
             buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + Int(offset), byteCount: count)
         }
-        return FilePart(identity: identity, size: size, count: count)
+        return FilePart(identity: identity, size: size, count: count, modified: node.modified)
     }
 
     func contents(of path: String, limit: Int) throws(Errno) -> SmallFile.Contents {
@@ -247,6 +249,9 @@ final class FakeProcessTable: ProcessTable {
     /// Makes every look-up fail with "unknown" (as running out of descriptors would), or not.
     func failLookUps(_ failing: Bool) { failures.withLock { $0 = failing } }
     private let failures = Locked(false)
+
+    /// Start ticks are seconds since the epoch here.
+    func wallClock(ofStartTicks ticks: UInt64) -> Timestamp? { Timestamp(seconds: Int64(ticks)) }
 
     func lookUp(_ pid: Int32) -> ProcessLookup {
         lookups.withLock { $0 += 1 }

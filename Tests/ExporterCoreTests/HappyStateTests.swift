@@ -202,7 +202,7 @@ struct HappyStateTests {
         await harness.tracker.rescan()
         #expect(!harness.snapshot.happyThinking)
         #expect(harness.snapshot.happyProcesses.isEmpty)
-        #expect(harness.messages().contains("Happy process gone while thinking; no longer counted"))
+        #expect(harness.messages().contains("no longer following a thinking Happy process"))
     }
 
     @Test("Without /proc, the log's age decides: the idle timeout, or 10 s once keep-alive lines were seen")
@@ -225,6 +225,83 @@ struct HappyStateTests {
         harness.clock.advance(seconds: 11)
         await harness.tracker.rescan()
         #expect(!harness.snapshot.happyThinking)
+    }
+
+    @Test("A reused pid's old log, this process, pid 1: never followed; of two logs of one process, the newest speaks")
+    func wrongProcesses() async {
+        let harness = HappyHarness()
+        // FakeProcessTable's start ticks are wall-clock seconds: 4242 started after the old log was last written.
+        harness.processes.start(4242, ticks: 999_500)
+        harness.processes.start(1, ticks: 1)
+        harness.processes.start(999_999, ticks: 1)  // the exporter itself (FakeProcessTable's own pid)
+        harness.fileSystem.writeFile(
+            path,
+            line("[claudeRemote] Thinking state changed to: true"),
+            modified: Timestamp(seconds: 999_000)
+        )
+        harness.fileSystem.writeFile(Self.logs + "/x-pid-1.log", line("[claudeRemote] Thinking state changed to: true"))
+        harness.fileSystem.writeFile(
+            Self.logs + "/x-pid-999999.log",
+            line("[claudeRemote] Thinking state changed to: true")
+        )
+        await harness.tracker.start()
+        #expect(harness.snapshot.happyProcesses.isEmpty)
+        #expect(!harness.snapshot.happyThinking)
+        // The process's own, newer log: followed; the old one stays out.
+        let newer = Self.logs + "/2026-12-02-11-00-00-pid-4242.log"
+        harness.fileSystem.writeFile(
+            newer,
+            line("[ClaudeLocal] Thinking state changed to: false"),
+            modified: Timestamp(seconds: 999_900)
+        )
+        await harness.tracker.rescan()
+        #expect(harness.snapshot.happyProcesses.map(\.log) == [newer])
+        #expect(!harness.snapshot.happyThinking)
+    }
+
+    @Test("Without /proc, a log dated in the future counts as written now, then ages")
+    func futureTime() async {
+        let harness = HappyHarness(seesOtherProcesses: false)
+        harness.fileSystem.writeFile(
+            path,
+            line("[claudeRemote] Thinking state changed to: true"),
+            modified: Timestamp(seconds: 4_000_000_000)
+        )
+        await harness.tracker.start()
+        #expect(harness.snapshot.happyThinking)
+        harness.clock.advance(seconds: 601)
+        await harness.tracker.rescan()
+        #expect(!harness.snapshot.happyThinking)
+    }
+
+    @Test("At most 64 processes: a newer log takes the place of the least recently written, with a warning")
+    func bounded() async {
+        let harness = HappyHarness()
+        for pid in 5000..<5064 {
+            harness.processes.start(Int32(pid), ticks: 1)
+            harness.fileSystem.writeFile(
+                Self.logs + "/a-pid-\(pid).log",
+                line("thinking completed"),
+                modified: Timestamp(seconds: 990_000 + Int64(pid))
+            )
+        }
+        await harness.tracker.start()
+        #expect(harness.snapshot.happyProcesses.count == 64)
+        harness.processes.start(6000, ticks: 1)
+        harness.fileSystem.writeFile(
+            Self.logs + "/b-pid-6000.log",
+            line("thinking started"),
+            modified: harness.clock.now
+        )
+        await harness.changed("b-pid-6000.log")
+        #expect(harness.snapshot.happyProcesses.count == 64)
+        #expect(harness.snapshot.happyThinking)
+        #expect(!harness.snapshot.happyProcesses.contains { $0.pid == 5000 })
+        #expect(
+            harness.logs.entries.contains {
+                $0.level == .warning && $0.message.description.hasPrefix("more Happy processes")
+            }
+        )
     }
 
     @Test("A replaced log is read from its start; a long history is read only near its end")

@@ -271,6 +271,22 @@ struct AppendedLinesTests {
         #expect(first + lines(fileSystem, &reader, buffer) == (0..<100).map { "line \($0)" })
     }
 
+    @Test("With a window, a file that grew by more than it is read only near its end, the cut line skipped")
+    func window() throws {
+        let fileSystem = FakeFileSystem()
+        fileSystem.writeFile("/f", "first\n")
+        var reader = AppendedLines()
+        let buffer = ReadBuffer(chunk: 16, maximumLine: 64)
+        #expect(lines(fileSystem, &reader, buffer) == ["first"])
+        fileSystem.appendFile("/f", (0..<1000).map { "line \($0)\n" }.joined())
+        var seen: [String] = []
+        let progress = try reader.read("/f", fileSystem: fileSystem, buffer: buffer, window: 30) { line in
+            if case .complete(let bytes) = line { seen.append(String(decoding: bytes, as: UTF8.self)) }
+        }
+        #expect(progress.bytes <= 30)
+        #expect(seen == ["line 997", "line 998", "line 999"])
+    }
+
     @Test("A partial line is not consumed: the offset stays at its start until the newline comes")
     func partial() {
         let fileSystem = FakeFileSystem()
