@@ -185,13 +185,6 @@ public enum SourceLayout: Sendable {
     case happyProcesses
 }
 
-extension SourceLayout {
-    var isHappyProcesses: Bool {
-        if case .happyProcesses = self { return true }
-        return false
-    }
-}
-
 /// Folders below a root, then files in the last of them: `logs/*.log` is `folders: [.named("logs")]`,
 /// `files: .suffix(".log")`. Every folder on the way is watched.
 public struct FilePattern: Sendable {

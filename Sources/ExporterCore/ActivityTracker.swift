@@ -9,9 +9,9 @@ import Glibc
 /// The one owner of the exporter's state, and a coordinator: it turns inotify events and scans into work for the
 /// part that owns each watched directory, and publishes an ``ActivitySnapshot`` after every change.
 ///
-/// The parts, each with one job: a scanner per source (``ProjectsScanner``, ``RegistryScanner``, and a
-/// ``PatternScanner`` for every ``SourceLayout/files(_:)`` source), sharing a ``ScanContext`` (the watch set, the
-/// tree, the clock); ``RootWatch`` for which roots are there (awaiting missing ones through a watch on their
+/// The parts, each with one job: a scanner per source (``ProjectsScanner``, ``RegistryScanner``,
+/// ``HappyStateScanner``, and a ``PatternScanner`` for every ``SourceLayout/files(_:)`` source; ``SourceParts`` picks
+/// one by layout), sharing a ``ScanContext`` (the watch set, the tree, the clock); ``RootWatch`` for which roots are there (awaiting missing ones through a watch on their
 /// nearest parent); the ``TransitionLog`` for active/idle. The tracker itself keeps the timers and the order of
 /// scans.
 ///
@@ -23,16 +23,13 @@ public actor ActivityTracker {
     private let logger: Logger
     private let executor: ThreadExecutor
     private let context: ScanContext
-    private let projects: ProjectsScanner
-    private let registry: RegistryScanner
-    private let happy: HappyStateScanner
-    /// The scanner of each ``SourceLayout/files(_:)`` source, by source index.
-    private let patterns: [PatternScanner?]
+    /// The scanner of every source.
+    private let parts: SourceParts
 
     private var snapshot: ActivitySnapshot
     private var transitions: TransitionLog
     private var idleTimer: Task<Void, Never>?
-    private var registryTimer: Task<Void, Never>?
+    private var livenessTimer: Task<Void, Never>?
     /// Which roots are there, and the watches that await the missing ones.
     private let roots: RootWatch
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
@@ -76,15 +73,10 @@ public actor ActivityTracker {
             logger: logger,
             clock: clock
         )
+        context.collectsTranscripts = transcripts != nil
         self.context = context
-        self.projects = ProjectsScanner(context: context)
-        self.registry = RegistryScanner(context: context, processes: processes)
-        self.happy = HappyStateScanner(context: context, processes: processes)
+        self.parts = SourceParts(context: context, processes: processes)
         self.roots = RootWatch(context: context)
-        self.patterns = ActivitySource.allCases.map { source in
-            guard case .files(let pattern) = source.layout else { return nil }
-            return PatternScanner(source: source, pattern: pattern, context: context)
-        }
     }
 
     /// Runs the first full scan and sets up the watches.
@@ -263,27 +255,13 @@ public actor ActivityTracker {
             context.setClaudeReadable(true, path: path, error: nil)
         }
         roots.found(root)
-        for source in ActivitySource.sources(under: root) {
-            switch source.layout {
-            case .claudeProjects: projects.scan()
-            case .sessionRegistry: registry.scan(into: &snapshot)
-            case .happyProcesses: happy.scan(into: &snapshot)
-            case .files: patterns[source.index]?.scan(rootTrusted: trusted)
-            }
-        }
+        for source in ActivitySource.sources(under: root) { parts.scan(source, rootTrusted: trusted, &snapshot) }
     }
 
     /// The root is not there as a directory: `problem` says why when something else stands in its place.
     private func rootMissing(_ root: RootDirectory, because problem: Errno? = nil) {
         context.unwatchTree(.root(root))
-        for source in ActivitySource.sources(under: root) {
-            switch source.layout {
-            case .claudeProjects: projects.removeAll()
-            case .sessionRegistry: registry.removeAll(from: &snapshot)
-            case .happyProcesses: happy.removeAll(from: &snapshot)
-            case .files: patterns[source.index]?.removeAll()
-            }
-        }
+        for source in ActivitySource.sources(under: root) { parts.removeAll(source, &snapshot) }
         if root.unreadableIsUnhealthy {
             context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem)
         }
@@ -305,27 +283,14 @@ public actor ActivityTracker {
             switch role {
             case .root(let root):
                 for source in ActivitySource.sources(under: root) {
-                    switch source.layout {
-                    case .claudeProjects:
-                        if name == ClaudeLayout.projects && structural { projects.projectsChanged() }
-                    case .sessionRegistry:
-                        if name == ClaudeLayout.sessions && structural { registry.folderChanged(&snapshot) }
-                    case .happyProcesses:
-                        if name == ClaudeLayout.happyLogs && structural { happy.folderChanged(&snapshot) }
-                    case .files:
-                        patterns[source.index]?.handle(name: name, in: "", structural: structural)
-                    }
+                    parts.rootEvent(name, of: source, structural: structural, &snapshot)
                 }
             case .folder(let source, let folder):
-                if source.layout.isHappyProcesses {
-                    happy.handle(name: name, &snapshot)
-                } else {
-                    patterns[source.index]?.handle(name: name, in: folder, structural: structural)
-                }
+                parts.folderEvent(name, in: folder, of: source, structural: structural, &snapshot)
             case .projects, .project, .sessionFolder, .subagents:
-                projects.handle(name: name, in: role, structural: structural)
+                parts.projects.handle(name: name, in: role, structural: structural)
             case .sessions:
-                registry.handle(name: name, &snapshot)
+                parts.registry.handle(name: name, &snapshot)
             case .ancestor(let root):
                 if roots.isOnTheWay(name, to: root), structural || event.mask.contains(.attrib) {
                     establish(root)
@@ -346,15 +311,11 @@ public actor ActivityTracker {
                 roots.ancestorWatchEnded(root)
                 establish(root)
             case .folder(let source, let folder):
-                if source.layout.isHappyProcesses {
-                    happy.folderChanged(&snapshot)
-                } else {
-                    patterns[source.index]?.watchEnded(folder)
-                }
+                parts.folderWatchEnded(folder, of: source, &snapshot)
             case .sessions:
-                registry.folderChanged(&snapshot)
+                parts.registry.folderChanged(&snapshot)
             case .projects, .project, .sessionFolder, .subagents:
-                projects.watchEnded(role)
+                parts.projects.watchEnded(role)
             }
         }
     }
@@ -378,24 +339,23 @@ public actor ActivityTracker {
             }
         }
         evaluateTransition()
-        // While a registry entry is live, a 1-second liveness check runs (a process that dies without removing
-        // its file stops counting within about a second).
-        if (registry.hasLiveEntries || happy.hasLiveProcesses) && registryTimer == nil {
-            registryTimer = Task { [weak self] in
+        // While a registry entry or a Happy process is live, a 1-second liveness check runs (a process that dies
+        // stops counting within about a second).
+        if parts.hasLiveProcesses && livenessTimer == nil {
+            livenessTimer = Task { [weak self] in
                 while true {
                     do { try await Task.sleep(for: .seconds(1)) } catch { return }
-                    guard let self, await self.registryTick() else { return }
+                    guard let self, await self.livenessTick() else { return }
                 }
             }
         }
     }
 
     /// The liveness check; returns false (ending the timer) once no entry is live.
-    private func registryTick() -> Bool {
-        registry.tick(&snapshot)
-        happy.tick(&snapshot)
-        guard registry.hasLiveEntries || happy.hasLiveProcesses else {
-            registryTimer = nil
+    private func livenessTick() -> Bool {
+        parts.tick(&snapshot)
+        guard parts.hasLiveProcesses else {
+            livenessTimer = nil
             publish()
             return false
         }

@@ -209,7 +209,7 @@ final class ProjectsScanner {
                 context.tree.updateSubagent(name, present: present, session: session, project: slug)
                 if let status, present {
                     context.observe(.transcripts, status.modified, path, fromEvent: true)
-                    context.changedTranscripts.append(path)
+                    context.transcriptChanged(path)
                 }
             }
         default:
@@ -225,7 +225,7 @@ final class ProjectsScanner {
         }
         context.tree.insertTranscript(name, project: slug)
         context.observe(.transcripts, status.modified, path, fromEvent: true)
-        context.changedTranscripts.append(path)
+        context.transcriptChanged(path)
         let stem = String(name.utf8.dropLast(6))!
         if context.tree.isSessionFolderUnwatched(stem, project: slug) {
             scanSessionFolder(slug, stem, transcriptTime: status.modified, recent: true)

@@ -21,8 +21,15 @@ final class ScanContext {
     /// Future-dated files, per source: logged at most once an hour.
     private var futureTimeLogs = LogThrottle<ActivitySource>()
     private var unreadableLogged: Set<String> = []
-    /// Transcripts changed by the events being applied, for the token-usage reader.
+    /// Transcripts changed by the events being applied, for the token-usage reader (collected only when there is
+    /// one: ``collectsTranscripts``).
     var changedTranscripts: [String] = []
+    var collectsTranscripts = false
+
+    /// A transcript changed (an event): noted for the token-usage reader, if there is one.
+    func transcriptChanged(_ path: String) {
+        if collectsTranscripts { changedTranscripts.append(path) }
+    }
 
     init(
         settings: TrackerSettings,

@@ -220,8 +220,8 @@ public actor UsageTracker {
             // Stopping (the daemon cancels its loops) need not wait for the rest of the history.
             if Task.isCancelled { break }
             count += 1
-            bytes += read(path)
             let key = Self.hash(path)
+            bytes += read(path, key: key)
             if files[key] != nil { seen.insert(key) }
             if !ready, MonotonicClock.nanoseconds() - lastProgress > Self.progressInterval {
                 lastProgress = MonotonicClock.nanoseconds()
@@ -239,8 +239,8 @@ public actor UsageTracker {
 
     /// Reads the lines appended to one transcript; returns the bytes read.
     @discardableResult
-    private func read(_ path: String) -> UInt64 {
-        let key = Self.hash(path)
+    private func read(_ path: String, key: UInt64? = nil) -> UInt64 {
+        let key = key ?? Self.hash(path)
         var state =
             files.removeValue(forKey: key) ?? FileState(session: Self.session(of: path).map(Self.sessionHash) ?? 0)
         var context = state.context
