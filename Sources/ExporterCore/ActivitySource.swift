@@ -46,10 +46,33 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
             agent: "Happy",
             unreadableIsUnhealthy: false
         ),
+        // Codex CLI keeps its state in `$CODEX_HOME` (openai/codex `codex-rs/core/src/config`: default `~/.codex`).
+        Declaration(
+            name: "codex",
+            variable: "CODEX_DIR",
+            fallbackVariable: "CODEX_HOME",
+            flag: "--codex-dir",
+            defaultPath: "/home/agent/.codex",
+            summary: "Codex CLI's directory",
+            agent: "Codex",
+            unreadableIsUnhealthy: false
+        ),
+        // Gemini CLI keeps its state in `~/.gemini` (google-gemini/gemini-cli `packages/core/src/utils/paths.ts`).
+        Declaration(
+            name: "gemini",
+            variable: "GEMINI_DIR",
+            flag: "--gemini-dir",
+            defaultPath: "/home/agent/.gemini",
+            summary: "Gemini CLI's directory",
+            agent: "Gemini CLI",
+            unreadableIsUnhealthy: false
+        ),
     ]
 
     public static let claude = RootDirectory(index: 0)
     public static let happy = RootDirectory(index: 1)
+    public static let codex = RootDirectory(index: 2)
+    public static let gemini = RootDirectory(index: 3)
 
     /// Every root, in ``index`` order.
     public static let allCases: [RootDirectory] = declarations.indices.map(RootDirectory.init(index:))
@@ -98,13 +121,21 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
         var drivesByDefault: Bool
         /// Whether its root missing deserves a warning when it drives activity (false: the agent is optional).
         var expectsRoot = true
+        /// The `agent` label of `claude_agent_transcripts` when its files are an agent's session transcripts.
+        var agent: String? = nil
     }
 
     /// The sources, by index.
     static let declarations: [Declaration] = [
         // Transcript files of sessions and subagents: `projects/<slug>/*.jsonl` and
         // `projects/<slug>/<uuid>/subagents/*.jsonl`.
-        Declaration(name: "transcripts", root: .claude, layout: .claudeProjects, drivesByDefault: true),
+        Declaration(
+            name: "transcripts",
+            root: .claude,
+            layout: .claudeProjects,
+            drivesByDefault: true,
+            agent: "claude"
+        ),
         // `$CLAUDE_DIR/history.jsonl`: one line per prompt typed.
         Declaration(
             name: "history",
@@ -132,6 +163,47 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
             drivesByDefault: true,
             expectsRoot: false
         ),
+        // Codex CLI's rollouts, `$CODEX_DIR/sessions/YYYY/MM/DD/rollout-<time>-<uuid>.jsonl`: one per session, in the
+        // folder of the (local) day it started, one line appended per event (openai/codex
+        // `codex-rs/core/src/rollout/recorder.rs`). Only day folders with something recent are watched; a new day's
+        // folder appears in a watched month folder and is watched at once.
+        Declaration(
+            name: "codex",
+            root: .codex,
+            layout: .files(
+                FilePattern(
+                    folders: [
+                        .named(AgentLayout.codexSessions), .matching(.digits(4)), .matching(.digits(2)),
+                        .matching(.digits(2)),
+                    ],
+                    files: .affixed(prefix: "rollout-", suffixes: [".jsonl"]),
+                    watchedWhileRecentFrom: 3
+                )
+            ),
+            drivesByDefault: true,
+            expectsRoot: false,
+            agent: "codex"
+        ),
+        // Gemini CLI's chats, `$GEMINI_DIR/tmp/<project>/chats/session-<time>-<id>.json` (`.jsonl` in newer
+        // versions), the whole file written again on each update (google-gemini/gemini-cli
+        // `packages/core/src/services/chatRecordingService.ts`). Only project folders with something recent are
+        // watched.
+        Declaration(
+            name: "gemini",
+            root: .gemini,
+            layout: .files(
+                FilePattern(
+                    folders: [
+                        .named(AgentLayout.geminiTemporary), .matching(.anyVisible), .named(AgentLayout.geminiChats),
+                    ],
+                    files: .affixed(prefix: "session-", suffixes: [".json", ".jsonl"]),
+                    watchedWhileRecentFrom: 1
+                )
+            ),
+            drivesByDefault: true,
+            expectsRoot: false,
+            agent: "gemini"
+        ),
     ]
 
     public static let transcripts = ActivitySource(index: 0)
@@ -139,6 +211,8 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
     public static let happyLogs = ActivitySource(index: 2)
     public static let status = ActivitySource(index: 3)
     public static let happyState = ActivitySource(index: 4)
+    public static let codex = ActivitySource(index: 5)
+    public static let gemini = ActivitySource(index: 6)
 
     /// Every source, in ``index`` order (the order of the per-source metrics).
     public static let allCases: [ActivitySource] = declarations.indices.map(ActivitySource.init(index:))
@@ -167,6 +241,8 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
     public var layout: SourceLayout { declaration.layout }
     public var drivesByDefault: Bool { declaration.drivesByDefault }
     public var expectsRoot: Bool { declaration.expectsRoot }
+    /// The `agent` label of `claude_agent_transcripts`, for a source whose files are an agent's transcripts.
+    public var agent: String? { declaration.agent }
 
     public var description: String { rawValue }
 }
@@ -186,7 +262,8 @@ public enum SourceLayout: Sendable {
 }
 
 /// Folders below a root, then files in the last of them: `logs/*.log` is `folders: [.named("logs")]`,
-/// `files: .suffix(".log")`. Every folder on the way is watched.
+/// `files: .suffix(".log")`. Every folder on the way is watched, but for those that ``watchedWhileRecentFrom``
+/// bounds.
 public struct FilePattern: Sendable {
     public enum Step: Sendable {
         /// A folder of exactly this name.
@@ -197,10 +274,17 @@ public struct FilePattern: Sendable {
 
     public var folders: [Step]
     public var files: NameRule
+    /// The index of a step in ``folders`` whose folders (and everything below them) are watched only while they,
+    /// or a matching file below them, changed within the watch window (``TrackerSettings/sessionWatchWindowSeconds``);
+    /// the others are still listed by every rescan. `nil`: every folder is watched. This keeps the watch count of
+    /// a folder per day or per project bounded by the recent ones.
+    public var watchedWhileRecentFrom: Int?
 
-    public init(folders: [Step], files: NameRule) {
+    public init(folders: [Step], files: NameRule, watchedWhileRecentFrom: Int? = nil) {
+        precondition(watchedWhileRecentFrom.map { folders.indices.contains($0) } ?? true, "no such step")
         self.folders = folders
         self.files = files
+        self.watchedWhileRecentFrom = watchedWhileRecentFrom
     }
 }
 
@@ -234,6 +318,21 @@ public struct NameRule: Sendable {
         return NameRule("*" + suffix) { name in
             name.count > bytes.count && name[0] != UInt8(ascii: ".")
                 && name[(name.count - bytes.count)...].elementsEqual(bytes)
+        }
+    }
+
+    /// Starts with `prefix`, ends with one of `suffixes`, has something between them, and is not hidden (a
+    /// `prefix` starting with `.` is not allowed).
+    public static func affixed(prefix: String, suffixes: [String]) -> NameRule {
+        let head = Array(prefix.utf8)
+        let tails = suffixes.map { Array($0.utf8) }
+        precondition(head.first != UInt8(ascii: "."), "hidden names never match")
+        let description = suffixes.map { prefix + "*" + $0 }.joined(separator: ", ")
+        return NameRule(description) { name in
+            guard name.count > head.count, name[0] != UInt8(ascii: "."), name.starts(with: head) else { return false }
+            return tails.contains { tail in
+                name.count > head.count + tail.count && name[(name.count - tail.count)...].elementsEqual(tail)
+            }
         }
     }
 

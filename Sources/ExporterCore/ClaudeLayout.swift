@@ -94,3 +94,13 @@ public enum ClaudeLayout {
         return hash
     }
 }
+
+/// Fixed folder names of the other agents' layouts (their sources are declared in ``ActivitySource``).
+public enum AgentLayout {
+    /// `$CODEX_DIR/sessions/`: the rollouts, by day.
+    public static let codexSessions = "sessions"
+    /// `$GEMINI_DIR/tmp/`: a folder per project.
+    public static let geminiTemporary = "tmp"
+    /// `$GEMINI_DIR/tmp/<project>/chats/`: the project's chat sessions.
+    public static let geminiChats = "chats"
+}

@@ -263,6 +263,17 @@ public struct MetricsRenderer: Sendable {
             t.sample("claude_activity_files", "{\(agentLabels),source=\"\(source.rawValue)\"}", .files(source))
         }
         t.family(
+            "claude_agent_transcripts",
+            "Session transcript files per coding agent, as claude_activity_files counts them ("
+                + ActivitySource.allCases.compactMap { source in source.agent.map { "\($0): source \(source)" } }
+                .joined(separator: ", ")
+                + "); Claude Code's include its subagents' (claude_sessions_total counts its sessions only)."
+        )
+        for source in ActivitySource.allCases {
+            guard let agent = source.agent else { continue }
+            t.sample("claude_agent_transcripts", "{\(agentLabels),agent=\"\(agent)\"}", .files(source))
+        }
+        t.family(
             "claude_agent_sessions",
             "Live Claude Code processes in the session registry ($CLAUDE_DIR/sessions/<pid>.json), by status."
         )

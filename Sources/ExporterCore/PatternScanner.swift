@@ -5,6 +5,11 @@ import Platform
 /// the root, counts the matching files, and records their modification times as activity.
 ///
 /// Folders are named by their path relative to the root (`""` is the root itself, `logs`, `sessions/2026/12`).
+///
+/// With ``FilePattern/watchedWhileRecentFrom`` set, the folders that step matches (a Codex day, a Gemini project:
+/// the "bounded" folders) are watched, with everything below them, only while the folder itself or a matching file
+/// below it changed within the watch window; the others are listed, with every file stat'ed, by each rescan. A
+/// folder that appears is recent, so a new day's folder is watched as soon as its parent reports it.
 final class PatternScanner {
     let source: ActivitySource
     private let pattern: FilePattern
@@ -13,11 +18,16 @@ final class PatternScanner {
     private var folders: [String: Set<UInt64>] = [:]
     /// Every folder below the root that was scanned and is there, at any depth.
     private var known: Set<String> = []
+    /// The depth of the bounded folders (`nil`: every folder is watched).
+    private let boundedDepth: Int?
+    /// The newest matching file seen below each bounded folder (by a listing or an event).
+    private var newestBelow: [String: Timestamp] = [:]
 
     init(source: ActivitySource, pattern: FilePattern, context: ScanContext) {
         self.source = source
         self.pattern = pattern
         self.context = context
+        boundedDepth = pattern.watchedWhileRecentFrom.map { $0 + 1 }
     }
 
     private var rootPath: String { context.path(of: source.root) }
@@ -47,6 +57,7 @@ final class PatternScanner {
     func removeAll() {
         folders.removeAll()
         known.removeAll()
+        newestBelow.removeAll()
         publishCount()
     }
 
@@ -59,6 +70,7 @@ final class PatternScanner {
             let hash = ClaudeLayout.nameHash(name)
             if let status = try? context.fileSystem.status(of: path), status.kind == .regular {
                 folders[folder]?.insert(hash)
+                noteNewest(status.modified, in: folder)
                 context.observe(source, status.modified, path, fromEvent: true)
             } else {
                 folders[folder]?.remove(hash)
@@ -86,11 +98,11 @@ final class PatternScanner {
     }
 
     /// Scans `folder` if it is a directory, forgets it if it is not there (or not a directory), and keeps what was
-    /// known of it if it cannot be looked at (logged).
-    private func look(at folder: String) {
+    /// known of it if it cannot be looked at (logged). `watching`: as in ``scanFolder(_:trusted:watching:)``.
+    private func look(at folder: String, watching: Bool? = nil) {
         do {
             if try context.fileSystem.status(of: absolute(folder)).kind == .directory {
-                scanFolder(folder)
+                scanFolder(folder, watching: watching)
             } else {
                 drop(folder)
             }
@@ -100,18 +112,33 @@ final class PatternScanner {
         }
     }
 
-    /// Watches and lists `folder`, and the folders below it that the pattern reaches.
-    private func scanFolder(_ folder: String, trusted rootTrusted: Bool = false) {
+    /// Watches and lists `folder`, and the folders below it that the pattern reaches. `watching`: whether to watch
+    /// them (below a bounded folder, what was decided for it); `nil` decides at a bounded folder, and watches
+    /// elsewhere.
+    private func scanFolder(_ folder: String, trusted rootTrusted: Bool = false, watching: Bool? = nil) {
         let depth = Self.depth(of: folder)
-        let trusted = depth == 0 ? rootTrusted : context.trusts(watched(folder))
+        let isBounded = boundedDepth == depth
+        let watching = watching ?? (isBounded ? isRecent(folder) : true)
+        let trusted = depth == 0 ? rootTrusted : watching && context.trusts(watched(folder))
         if depth > 0 {
-            if context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
+            if watching {
+                if context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
+            } else if isBounded, context.watches.descriptor(for: watched(folder)) != nil {
+                context.unwatchTree(watched(folder))
+            }
             known.insert(folder)
+        }
+        defer {
+            // Listed unwatched, and found something recent below it: watched after all, and listed again to catch
+            // what landed meanwhile.
+            if isBounded, !watching, known.contains(folder), isRecent(folder, statFolder: false) {
+                scanFolder(folder, watching: true)
+            }
         }
         if depth == pattern.folders.count { return listFiles(folder, trusted: trusted) }
         switch pattern.folders[depth] {
         case .named(let name):
-            look(at: Self.child(folder, name))
+            look(at: Self.child(folder, name), watching: depth >= (boundedDepth ?? .max) ? watching : nil)
         case .matching(let rule):
             var children: [String] = []
             do {
@@ -124,8 +151,34 @@ final class PatternScanner {
             }
             let present = Set(children.map { Self.child(folder, $0) })
             for child in known where Self.parent(of: child) == folder && !present.contains(child) { drop(child) }
-            for child in children { scanFolder(Self.child(folder, child)) }
+            let inherited = depth >= (boundedDepth ?? .max) ? watching : nil
+            for child in children { scanFolder(Self.child(folder, child), watching: inherited) }
         }
+    }
+
+    /// Whether a bounded folder, or a matching file below it, changed within the watch window.
+    private func isRecent(_ folder: String, statFolder: Bool = true) -> Bool {
+        let now = context.clock()
+        let window = context.settings.sessionWatchWindowSeconds
+        if let newest = newestBelow[folder], now.seconds(since: newest) < window { return true }
+        guard statFolder, let status = try? context.fileSystem.status(of: absolute(folder)) else { return false }
+        return now.seconds(since: status.modified) < window
+    }
+
+    /// The bounded folder that holds `folder` (a folder at the last step), if the pattern bounds any.
+    private func boundedFolder(holding folder: String) -> String? {
+        guard let boundedDepth else { return nil }
+        var slashes = 0
+        for index in folder.utf8.indices where folder.utf8[index] == UInt8(ascii: "/") {
+            slashes += 1
+            if slashes == boundedDepth { return String(folder[..<index]) }
+        }
+        return folder
+    }
+
+    private func noteNewest(_ time: Timestamp, in folder: String) {
+        guard let bounded = boundedFolder(holding: folder) else { return }
+        if time > newestBelow[bounded] ?? .earliest { newestBelow[bounded] = time }
     }
 
     private static func parent(of folder: String) -> String {
@@ -142,7 +195,10 @@ final class PatternScanner {
                 fileSystem: context.fileSystem
             )
             folders[folder] = listing.files
-            if let newest = listing.newest { context.observe(source, newest.time, newest.path, fromEvent: false) }
+            if let newest = listing.newest {
+                noteNewest(newest.time, in: folder)
+                context.observe(source, newest.time, newest.path, fromEvent: false)
+            }
         } catch {
             if error.isMissing { return drop(folder) }
             context.logUnreadable(absolute(folder), error)
@@ -155,6 +211,7 @@ final class PatternScanner {
         let prefix = folder + "/"
         let within = { (path: String) in folder.isEmpty || path == folder || path.hasPrefix(prefix) }
         for path in Array(folders.keys) where within(path) { folders[path] = nil }
+        for path in Array(newestBelow.keys) where within(path) { newestBelow[path] = nil }
         known = known.filter { !within($0) }
     }
 

@@ -17,7 +17,7 @@ struct ConfigurationTests {
         #expect(configuration.rescanIntervalSeconds == 30)
         #expect(configuration.listenAddress == nil)
         #expect(configuration.logLevel == .info)
-        #expect(configuration.activitySources == [.transcripts, .history, .status, .happyState])
+        #expect(configuration.activitySources == [.transcripts, .history, .status, .happyState, .codex, .gemini])
         #expect(configuration.drainQuietSeconds == 30)
     }
 
@@ -106,8 +106,14 @@ struct ConfigurationTests {
             ("LOG_LEVEL", "verbose", "debug, info, notice, warning, error"),
             ("LOG_FORMAT", "xml", "expected text or json"),
             ("ACTIVITY_SOURCES", "transcripts,bogus", "unknown source \"bogus\""),
-            ("ACTIVITY_SOURCES", ",", "one or more of transcripts, history, status, happy_state, happy_logs"),
-            ("ACTIVITY_SOURCES", "   ", "one or more of transcripts, history, status, happy_state, happy_logs"),
+            (
+                "ACTIVITY_SOURCES", ",",
+                "one or more of transcripts, history, status, happy_state, codex, gemini, happy_logs"
+            ),
+            (
+                "ACTIVITY_SOURCES", "   ",
+                "one or more of transcripts, history, status, happy_state, codex, gemini, happy_logs"
+            ),
             ("METRICS_PORT", "   ", "from 1 to 65535"),
             ("METRICS_PORT", "99999999999999999999", "from 1 to 65535"),
             ("METRICS_PORT", "nan", "from 1 to 65535"),

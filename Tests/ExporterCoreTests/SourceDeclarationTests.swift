@@ -21,13 +21,18 @@ struct SourceDeclarationTests {
         // The static names point at the declarations of those names.
         let named: [(ActivitySource, String)] = [
             (.transcripts, "transcripts"), (.history, "history"), (.happyLogs, "happy_logs"), (.status, "status"),
-            (.happyState, "happy_state"),
+            (.happyState, "happy_state"), (.codex, "codex"), (.gemini, "gemini"),
         ]
         for (source, name) in named { #expect(source.rawValue == name) }
         #expect(named.count == ActivitySource.allCases.count, "a declared source has no static name")
         #expect(RootDirectory.claude.variable == "CLAUDE_DIR" && RootDirectory.happy.variable == "HAPPY_DIR")
         #expect(ActivitySource(rawValue: "nope") == nil)
-        #expect(ActivitySource.defaultDriving == [.transcripts, .history, .status, .happyState])
+        #expect(ActivitySource.defaultDriving == [.transcripts, .history, .status, .happyState, .codex, .gemini])
+        let roots: [(RootDirectory, String)] = [
+            (.claude, "claude"), (.happy, "happy"), (.codex, "codex"), (.gemini, "gemini"),
+        ]
+        for (root, name) in roots { #expect(root.name == name) }
+        #expect(roots.count == RootDirectory.allCases.count, "a declared root has no static name")
     }
 
     @Test("The configuration, --help and the metrics follow from the declarations")
@@ -62,6 +67,9 @@ struct SourceDeclarationTests {
         let text = renderer.render(ActivitySnapshot(startTime: .zero), now: at(1), process: process)
         for source in ActivitySource.allCases {
             #expect(text.contains("claude_activity_files{pod=\"p\",repository=\"r\",source=\"\(source.rawValue)\"} 0"))
+            if let agent = source.agent {
+                #expect(text.contains("claude_agent_transcripts{pod=\"p\",repository=\"r\",agent=\"\(agent)\"} 0"))
+            }
             #expect(
                 text.contains(
                     "claude_source_last_activity_timestamp_seconds{pod=\"p\",repository=\"r\",source=\"\(source.rawValue)\"} 0"
@@ -82,6 +90,11 @@ struct SourceDeclarationTests {
         #expect(
             NameRule.anyVisible.matches("x") && !NameRule.anyVisible.matches(".x") && !NameRule.anyVisible.matches("")
         )
+        let chats = NameRule.affixed(prefix: "session-", suffixes: [".json", ".jsonl"])
+        #expect(chats.description == "session-*.json, session-*.jsonl")
+        #expect(chats.matches("session-1.json") && chats.matches("session-1.jsonl"))
+        #expect(!chats.matches("session-.json") && !chats.matches("session-1.json.tmp") && !chats.matches("x-1.json"))
+        #expect(!chats.matches(".session-1.json") && !chats.matches("session-") && !chats.matches("session.json"))
     }
 }
 

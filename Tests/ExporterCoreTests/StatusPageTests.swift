@@ -37,7 +37,7 @@ struct StatusPageTests {
     @Test("An agent at work: state, sources with ages, live sessions; every value escaped")
     func working() {
         var snapshot = ActivitySnapshot(startTime: Timestamp(seconds: 9_000))
-        snapshot.directoriesPresent = [true, true]
+        snapshot.directoriesPresent = Array(repeating: true, count: RootDirectory.allCases.count)
         snapshot.newest[.transcripts] = Activity(time: Timestamp(seconds: 9_990), path: "/t.jsonl")
         snapshot.newest[.history] = Activity(time: Timestamp(seconds: 7_000), path: "/h")
         snapshot.files[.transcripts] = 3

@@ -1,0 +1,258 @@
+import FileWatching
+import Logging
+import Platform
+import Testing
+
+@testable import ExporterCore
+
+private func at(_ seconds: Int64) -> Timestamp { Timestamp(seconds: seconds) }
+
+/// The declared `codex` or `gemini` source's scanner on a fake tree, with a clock far from the fake files' default
+/// times (1,000 s), so that what the tests do not touch is older than the one-day watch window.
+private struct AgentHarness {
+    static let codex = "/home/agent/.codex"
+    static let gemini = "/home/agent/.gemini"
+    static let epoch: Int64 = 1_000_000
+    let source: ActivitySource
+    let fileSystem = FakeFileSystem()
+    let registry = FakeWatchRegistry()
+    let clock = ManualClock(Timestamp(seconds: Self.epoch))
+    let context: ScanContext
+    let scanner: PatternScanner
+
+    init(_ source: ActivitySource) {
+        self.source = source
+        let clock = clock
+        var settings = TrackerSettings(claudeDirectory: "/c", happyDirectory: "/h", idleTimeoutSeconds: 600)
+        settings.directories[RootDirectory.codex.index] = Self.codex
+        settings.directories[RootDirectory.gemini.index] = Self.gemini
+        context = ScanContext(
+            settings: settings,
+            fileSystem: fileSystem,
+            registry: registry,
+            store: SnapshotStore(ActivitySnapshot(startTime: .zero)),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            clock: { clock.now }
+        )
+        guard case .files(let pattern) = source.layout else { fatalError("\(source) is not a files source") }
+        scanner = PatternScanner(source: source, pattern: pattern, context: context)
+    }
+
+    var root: String { context.path(of: source.root) }
+    var files: Int { context.tree.files[source] }
+    var newest: Activity? { context.tree.newest[source] }
+    var watched: Set<String> { Set(registry.watchedPaths) }
+
+    func start() {
+        fileSystem.addDirectory(root)
+        _ = context.watch(.root(source.root), root)
+        scanner.scan(rootTrusted: false)
+    }
+
+    /// A periodic rescan that trusts the watches in place.
+    func rescan() {
+        context.statEverything = false
+        scanner.scan(rootTrusted: true)
+        context.statEverything = true
+    }
+
+    func seconds(_ offset: Int64) -> Timestamp { at(Self.epoch + offset) }
+}
+
+@Suite("Codex's rollouts: sessions/YYYY/MM/DD/rollout-*.jsonl")
+struct CodexSourceTests {
+    @Test("The declaration: its root, its setting with CODEX_HOME as the fallback, default driving, optional")
+    func declaration() throws {
+        #expect(ActivitySource.codex.root == .codex && ActivitySource.codex.agent == "codex")
+        #expect(RootDirectory.codex.variable == "CODEX_DIR" && RootDirectory.codex.fallbackVariable == "CODEX_HOME")
+        #expect(RootDirectory.codex.defaultPath == "/home/agent/.codex")
+        #expect(ActivitySource.defaultDriving.contains(.codex) && !ActivitySource.codex.expectsRoot)
+        let fallback = try ExporterConfiguration(environment: ["CODEX_HOME": "/srv/codex"])
+        #expect(fallback.directory(of: .codex) == "/srv/codex")
+        let both = try ExporterConfiguration(environment: ["CODEX_HOME": "/srv/codex", "CODEX_DIR": "/x/codex"])
+        #expect(both.directory(of: .codex) == "/x/codex")
+        #expect(throws: ConfigurationError.self) { try ExporterConfiguration(environment: ["CODEX_DIR": "codex"]) }
+    }
+
+    @Test("Counts rollouts at the day's depth only; other names, hidden files and other depths do not count")
+    func layout() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        fs.addFile("\(sessions)/2026/12/01/rollout-2026-12-01T09-00-00-\(uuidLike(1)).jsonl", modified: at(5_000))
+        fs.addFile("\(sessions)/2026/12/02/rollout-2026-12-02T09-00-00-\(uuidLike(2)).jsonl", modified: at(6_000))
+        fs.addFile("\(sessions)/2026/12/02/.rollout-tmp.jsonl", modified: at(9_000))
+        fs.addFile("\(sessions)/2026/12/02/rollout-x.json", modified: at(9_000))
+        fs.addFile("\(sessions)/2026/12/02/history.jsonl", modified: at(9_000))
+        fs.addFile("\(sessions)/2026/12/rollout-shallow.jsonl", modified: at(9_000))
+        fs.addFile("\(AgentHarness.codex)/history.jsonl", modified: at(9_000))
+        fs.addFile("\(AgentHarness.codex)/log/codex-tui.log", modified: at(9_000))
+        harness.start()
+        #expect(harness.files == 2)
+        #expect(harness.newest?.time == at(6_000))
+    }
+
+    @Test("Only recent day folders are watched; old ones are listed by each rescan and watched again when written")
+    func boundedWatches() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        // A year of old days, and one recent.
+        for day in 1...28 {
+            fs.addFile("\(sessions)/2025/11/\(twoDigits(day))/rollout-\(day).jsonl", modified: at(2_000))
+        }
+        fs.addFile("\(sessions)/2026/12/02/rollout-now.jsonl", modified: harness.seconds(-60))
+        harness.start()
+        #expect(harness.files == 29)
+        let watched = harness.watched
+        for folder in ["", "/2025", "/2025/11", "/2026", "/2026/12", "/2026/12/02"] {
+            #expect(watched.contains(sessions + folder), "\(sessions + folder) is not watched")
+        }
+        #expect(!watched.contains { $0.hasPrefix("\(sessions)/2025/11/") }, "an old day is watched")
+
+        // An old rollout resumed (appended): the next rescan sees it, and watches its day from then on.
+        fs.touch("\(sessions)/2025/11/03/rollout-3.jsonl", harness.seconds(5))
+        harness.clock.advance(seconds: 10)
+        harness.rescan()
+        #expect(harness.newest?.time == harness.seconds(5))
+        #expect(harness.watched.contains("\(sessions)/2025/11/03"))
+        #expect(harness.files == 29)
+
+        // A day later nothing there is recent: the watches go, the files stay counted.
+        harness.clock.advance(seconds: 2 * 86_400)
+        harness.rescan()
+        #expect(!harness.watched.contains("\(sessions)/2025/11/03"))
+        #expect(!harness.watched.contains("\(sessions)/2026/12/02"))
+        #expect(harness.watched.contains("\(sessions)/2026/12"), "a month folder is always watched")
+        #expect(harness.files == 29)
+    }
+
+    @Test("Midnight on New Year's Eve: the new year, month and day folders are watched as they appear")
+    func dayRollover() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        fs.addFile("\(sessions)/2026/12/31/rollout-a.jsonl", modified: harness.seconds(-30))
+        harness.start()
+        #expect(harness.watched.contains("\(sessions)/2026/12/31"))
+
+        // Codex creates the whole path at once (create_dir_all), then the rollout in it.
+        harness.clock.advance(seconds: 60)
+        fs.addDirectory("\(sessions)/2027/01/01", modified: harness.clock.now)
+        harness.scanner.handle(name: "2027", in: "sessions", structural: true)
+        for folder in ["/2027", "/2027/01", "/2027/01/01"] {
+            #expect(harness.watched.contains(sessions + folder), "\(sessions + folder) is not watched at once")
+        }
+        fs.addFile("\(sessions)/2027/01/01/rollout-b.jsonl", modified: harness.clock.now)
+        harness.scanner.handle(name: "rollout-b.jsonl", in: "sessions/2027/01/01", structural: true)
+        #expect(harness.files == 2)
+        #expect(harness.newest?.time == harness.clock.now)
+        #expect(harness.newest?.path == "\(sessions)/2027/01/01/rollout-b.jsonl")
+
+        // Last year's session goes on writing into its own day's folder, which stays watched.
+        harness.clock.advance(seconds: 5)
+        fs.touch("\(sessions)/2026/12/31/rollout-a.jsonl", harness.clock.now)
+        harness.scanner.handle(name: "rollout-a.jsonl", in: "sessions/2026/12/31", structural: false)
+        #expect(harness.newest?.path == "\(sessions)/2026/12/31/rollout-a.jsonl")
+    }
+}
+
+@Suite("Gemini CLI's chats: tmp/<project>/chats/session-*.json(l)")
+struct GeminiSourceTests {
+    @Test("The declaration: its root and setting, default driving, optional")
+    func declaration() throws {
+        #expect(ActivitySource.gemini.root == .gemini && ActivitySource.gemini.agent == "gemini")
+        #expect(
+            RootDirectory.gemini.variable == "GEMINI_DIR" && RootDirectory.gemini.defaultPath == "/home/agent/.gemini"
+        )
+        #expect(ActivitySource.defaultDriving.contains(.gemini) && !ActivitySource.gemini.expectsRoot)
+        let configuration = try ExporterConfiguration(environment: ["GEMINI_DIR": "/srv/gemini"])
+        #expect(configuration.directory(of: .gemini) == "/srv/gemini")
+        #expect(throws: ConfigurationError.self) { try ExporterConfiguration(environment: ["GEMINI_DIR": " "]) }
+    }
+
+    @Test("Counts chat files (.json and .jsonl) in each project's chats/; the rest of tmp/ does not count")
+    func layout() {
+        let harness = AgentHarness(.gemini)
+        let fs = harness.fileSystem
+        let tmp = AgentHarness.gemini + "/tmp"
+        fs.addFile("\(tmp)/0a1b2c/chats/session-2026-12-01T09-00-abcd1234.json", modified: at(5_000))
+        fs.addFile("\(tmp)/my-repo/chats/session-2026-12-02T09-00-ef567890.jsonl", modified: at(6_000))
+        fs.addFile("\(tmp)/my-repo/logs.json", modified: at(9_000))
+        fs.addFile("\(tmp)/my-repo/shell_history", modified: at(9_000))
+        fs.addFile("\(tmp)/my-repo/chats/session-x.json.tmp", modified: at(9_000))
+        fs.addFile("\(tmp)/my-repo/chats/.session-x.json", modified: at(9_000))
+        fs.addFile("\(tmp)/my-repo/checkpoints/session-old.json", modified: at(9_000))
+        fs.addFile("\(AgentHarness.gemini)/settings.json", modified: at(9_000))
+        harness.start()
+        #expect(harness.files == 2)
+        #expect(harness.newest?.time == at(6_000))
+    }
+
+    @Test("A rewrite by rename (temporary file, then rename over the chat) is activity and keeps the count")
+    func rewriteByRename() {
+        let harness = AgentHarness(.gemini)
+        let fs = harness.fileSystem
+        let chats = AgentHarness.gemini + "/tmp/proj/chats"
+        let chat = chats + "/session-2026-12-02T09-00-abcd1234.json"
+        fs.addFile(chat, modified: harness.seconds(-10))
+        harness.start()
+        #expect(harness.files == 1 && harness.watched.contains(chats))
+
+        harness.clock.advance(seconds: 30)
+        // The temporary file: not a chat.
+        fs.addFile(chat + ".tmp", modified: harness.clock.now)
+        harness.scanner.handle(
+            name: "session-2026-12-02T09-00-abcd1234.json.tmp",
+            in: "tmp/proj/chats",
+            structural: true
+        )
+        #expect(harness.newest?.time == harness.seconds(-10))
+        // The rename over the chat: IN_MOVED_FROM for the temporary name, IN_MOVED_TO for the chat's.
+        fs.remove(chat + ".tmp")
+        fs.addFile(chat, modified: harness.clock.now)
+        harness.scanner.handle(
+            name: "session-2026-12-02T09-00-abcd1234.json.tmp",
+            in: "tmp/proj/chats",
+            structural: true
+        )
+        harness.scanner.handle(name: "session-2026-12-02T09-00-abcd1234.json", in: "tmp/proj/chats", structural: true)
+        #expect(harness.files == 1)
+        #expect(harness.newest?.time == harness.clock.now)
+    }
+
+    @Test("Only recent projects are watched; a new project is watched as soon as it appears")
+    func boundedWatches() {
+        let harness = AgentHarness(.gemini)
+        let fs = harness.fileSystem
+        let tmp = AgentHarness.gemini + "/tmp"
+        for project in 0..<50 {
+            fs.addFile("\(tmp)/old-\(project)/chats/session-\(project).json", modified: at(2_000))
+        }
+        harness.start()
+        #expect(harness.files == 50)
+        #expect(harness.watched == [AgentHarness.gemini, tmp], "old projects are watched")
+
+        fs.addDirectory("\(tmp)/new-project", modified: harness.clock.now)
+        harness.scanner.handle(name: "new-project", in: "tmp", structural: true)
+        #expect(harness.watched.contains("\(tmp)/new-project"))
+        fs.addDirectory("\(tmp)/new-project/chats", modified: harness.clock.now)
+        harness.scanner.handle(name: "chats", in: "tmp/new-project", structural: true)
+        #expect(harness.watched.contains("\(tmp)/new-project/chats"))
+        fs.addFile("\(tmp)/new-project/chats/session-new.json", modified: harness.clock.now)
+        harness.scanner.handle(name: "session-new.json", in: "tmp/new-project/chats", structural: true)
+        #expect(harness.files == 51 && harness.newest?.time == harness.clock.now)
+
+        // An old project's chat written again: found by the next rescan, then watched.
+        harness.clock.advance(seconds: 10)
+        fs.touch("\(tmp)/old-7/chats/session-7.json", harness.clock.now)
+        harness.rescan()
+        #expect(harness.newest?.path == "\(tmp)/old-7/chats/session-7.json")
+        #expect(harness.watched.isSuperset(of: ["\(tmp)/old-7", "\(tmp)/old-7/chats"]))
+        #expect(harness.watched.count == 6)
+    }
+}
+
+private func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+private func uuidLike(_ value: Int) -> String { "019ad2c4-0000-7000-8000-\(String(repeating: "0", count: 11))\(value)" }

@@ -1,0 +1,106 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Codex's and Gemini CLI's session files on the real binary: written as those agents write them, seen within 2 s,
+/// idle after the timeout.
+@Suite("Codex and Gemini CLI sessions on the real binary", .serialized)
+struct AgentSourcesIntegrationTests {
+    private func transcripts(_ agent: String) -> String {
+        #"claude_agent_transcripts{pod="unknown",repository="unknown",agent="\#(agent)"}"#
+    }
+
+    /// Sets a file's modification time `seconds` into the past.
+    private func age(_ path: String, seconds: Double) throws {
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -seconds)],
+            ofItemAtPath: path
+        )
+    }
+
+    /// A day folder as Codex names it, in local time.
+    private func dayFolder(_ date: Date) -> String {
+        let parts = Calendar.current.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d/%02d/%02d", parts.year!, parts.month!, parts.day!)
+    }
+
+    @Test("Codex: an append to a rollout is active within 2 s, idle after the timeout; a new day's folder too")
+    func codex() async throws {
+        let tree = try TemporaryTree()
+        let codex = tree.root + "/.codex"
+        let yesterday = "sessions/\(dayFolder(Date(timeIntervalSinceNow: -86_400)))"
+        let rollout = "\(yesterday)/rollout-2026-12-01T23-59-00-\(uuid()).jsonl"
+        try tree.append(".codex/" + rollout, #"{"timestamp":"2026-12-01T23:59:00.000Z","type":"session_meta"}"# + "\n")
+        try age(codex + "/" + rollout, seconds: 3600)
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "CODEX_DIR": codex,
+            "GEMINI_DIR": tree.root + "/.gemini", "IDLE_TIMEOUT_MINUTES": "0.05",
+        ])
+        try await exporter.waitForMetrics("idle, one Codex transcript", timeout: 10) {
+            $0[Series.active] == 0 && $0[transcripts("codex")] == 1 && $0[Series.files("codex")] == 1
+        }
+        try tree.append(".codex/" + rollout, #"{"type":"event_msg","payload":{"type":"agent_message"}}"# + "\n")
+        try await exporter.waitForMetrics("active after an append", timeout: 2) {
+            $0[Series.active] == 1 && ($0[Series.source("codex")] ?? 0) > Date().timeIntervalSince1970 - 60
+        }
+        try await exporter.waitForMetrics("idle after the timeout (3 s)", timeout: 8) { $0[Series.active] == 0 }
+
+        // A session started on a new day: Codex creates the day's folder, then the rollout in it.
+        let today = "sessions/\(dayFolder(Date()))/rollout-2026-12-02T00-00-01-\(uuid()).jsonl"
+        try tree.append(".codex/" + today, #"{"type":"session_meta"}"# + "\n")
+        try await exporter.waitForMetrics("active from the new day's rollout", timeout: 2) {
+            $0[Series.active] == 1 && $0[transcripts("codex")] == 2
+        }
+        #expect(try exporter.metrics()[Series.sessions] == 0, "claude_sessions_total stays Claude Code's")
+        #expect(await exporter.stop() == 0)
+    }
+
+    @Test("Gemini CLI: a chat rewritten by rename, or appended, is active within 2 s, idle after the timeout")
+    func gemini() async throws {
+        let tree = try TemporaryTree()
+        let gemini = tree.root + "/.gemini"
+        let chats = "tmp/0f3a9c51d2e7/chats"
+        let chat = "\(chats)/session-2026-12-02T09-00-abcd1234.json"
+        try tree.append(".gemini/" + chat, #"{"sessionId":"abcd1234","messages":[]}"#)
+        try tree.append(".gemini/tmp/0f3a9c51d2e7/logs.json", "[]")
+        try age(gemini + "/" + chat, seconds: 3600)
+        try age(gemini + "/tmp/0f3a9c51d2e7/logs.json", seconds: 3600)
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "CODEX_DIR": tree.root + "/.codex",
+            "GEMINI_DIR": gemini, "IDLE_TIMEOUT_MINUTES": "0.05",
+        ])
+        try await exporter.waitForMetrics("idle, one Gemini chat", timeout: 10) {
+            $0[Series.active] == 0 && $0[transcripts("gemini")] == 1
+        }
+        // Gemini's project log is not activity.
+        try tree.append(".gemini/tmp/0f3a9c51d2e7/logs.json", " ")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try exporter.metrics()[Series.active] == 0, "logs.json counted as activity")
+
+        // The whole chat written to a temporary file, then renamed over the old one.
+        let temporary = gemini + "/" + chat + ".tmp"
+        try Data(#"{"sessionId":"abcd1234","messages":[{"type":"user"}]}"#.utf8).write(
+            to: URL(fileURLWithPath: temporary)
+        )
+        #expect(rename(temporary, gemini + "/" + chat) == 0)
+        try await exporter.waitForMetrics("active after the rewrite", timeout: 2) {
+            $0[Series.active] == 1 && $0[transcripts("gemini")] == 1
+        }
+        try await exporter.waitForMetrics("idle after the timeout (3 s)", timeout: 8) { $0[Series.active] == 0 }
+
+        // Newer versions append to a .jsonl chat.
+        let jsonl = "\(chats)/session-2026-12-02T10-00-ef567890.jsonl"
+        try tree.append(".gemini/" + jsonl, #"{"sessionId":"ef567890"}"# + "\n")
+        try await exporter.waitForMetrics("active from a new .jsonl chat", timeout: 2) {
+            $0[Series.active] == 1 && $0[transcripts("gemini")] == 2
+        }
+        try await exporter.waitForMetrics("idle again", timeout: 8) { $0[Series.active] == 0 }
+        try tree.append(".gemini/" + jsonl, #"{"id":"m1","type":"gemini"}"# + "\n")
+        try await exporter.waitForMetrics("active after an append", timeout: 2) { $0[Series.active] == 1 }
+        #expect(await exporter.stop() == 0)
+    }
+}
