@@ -1,3 +1,5 @@
+import FileWatching
+
 /// A directory an agent keeps its state in, declared once: the configuration takes its setting, flag, default and
 /// `--help` line from here, and the tracker watches and scans it (awaiting it while it does not exist).
 ///
@@ -123,6 +125,8 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
         var expectsRoot = true
         /// The `agent` label of `claude_agent_transcripts` when its files are an agent's session transcripts.
         var agent: String? = nil
+        /// Whether its files hold token usage (the usage reader is told when one changes).
+        var holdsTokenUsage = false
     }
 
     /// The sources, by index.
@@ -182,7 +186,8 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
             ),
             drivesByDefault: true,
             expectsRoot: false,
-            agent: "codex"
+            agent: "codex",
+            holdsTokenUsage: true
         ),
         // Gemini CLI's chats, `$GEMINI_DIR/tmp/<project>/chats/session-<time>-<id>.json` (`.jsonl` in newer
         // versions), the whole file written again on each update (google-gemini/gemini-cli
@@ -243,6 +248,9 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
     public var expectsRoot: Bool { declaration.expectsRoot }
     /// The `agent` label of `claude_agent_transcripts`, for a source whose files are an agent's transcripts.
     public var agent: String? { declaration.agent }
+    /// Whether its files hold token usage (Claude Code's transcripts are told to the usage reader by their own
+    /// scanner).
+    public var holdsTokenUsage: Bool { declaration.holdsTokenUsage }
 
     public var description: String { rawValue }
 }
@@ -285,6 +293,33 @@ public struct FilePattern: Sendable {
         self.folders = folders
         self.files = files
         self.watchedWhileRecentFrom = watchedWhileRecentFrom
+    }
+}
+
+extension FilePattern {
+    /// Calls `body` with the path of every matching file under `root` (a listing, no watches): for readers that
+    /// walk a source's files themselves. Folders that cannot be listed are passed over.
+    public func forEachFile(under root: String, fileSystem: any FileSystem, _ body: (String) -> Void) {
+        walk(root, step: 0, fileSystem: fileSystem, body)
+    }
+
+    private func walk(_ folder: String, step: Int, fileSystem: any FileSystem, _ body: (String) -> Void) {
+        if step == folders.count {
+            try? fileSystem.forEachEntry(in: folder, wantsStatus: ClaudeLayout.never) { entry in
+                if entry.kind == .regular && files.matches(entry.nameBytes) { body(folder + "/" + entry.name) }
+            }
+            return
+        }
+        switch folders[step] {
+        case .named(let name):
+            walk(folder + "/" + name, step: step + 1, fileSystem: fileSystem, body)
+        case .matching(let rule):
+            var children: [String] = []
+            try? fileSystem.forEachEntry(in: folder, wantsStatus: ClaudeLayout.never) { entry in
+                if entry.kind == .directory && rule.matches(entry.nameBytes) { children.append(entry.name) }
+            }
+            for child in children.sorted() { walk(folder + "/" + child, step: step + 1, fileSystem: fileSystem, body) }
+        }
     }
 }
 

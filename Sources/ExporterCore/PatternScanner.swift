@@ -72,6 +72,7 @@ final class PatternScanner {
                 folders[folder]?.insert(hash)
                 noteNewest(status.modified, in: folder)
                 context.observe(source, status.modified, path, fromEvent: true)
+                if source.holdsTokenUsage { context.transcriptChanged(path) }
             } else {
                 folders[folder]?.remove(hash)
             }

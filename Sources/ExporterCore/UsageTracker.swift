@@ -102,15 +102,19 @@ public final class TranscriptInbox: Sendable {
     public func finish() { wake.finish() }
 }
 
-/// Token usage from Claude Code's transcripts: reads the history once in the background, then only the bytes
-/// appended to each transcript when it changes (see ``AppendedLines``), and counts every line with
-/// ``UsageLine`` into a ``UsageLedger``.
+/// Token usage from Claude Code's transcripts and Codex's rollouts: reads the history once in the background, then
+/// only the bytes appended to each file when it changes (see ``AppendedLines``), and counts every line with
+/// ``UsageLine`` (a rollout's with ``CodexRollout``) into one ``UsageLedger``.
 ///
 /// It runs on its own thread, apart from the activity tracker, so that reading a gigabyte of history never delays
 /// an inotify event, a scan or a scrape. The transcripts are the files the activity side counts: `projects/<slug>/
-/// *.jsonl` and `projects/<slug>/<uuid>/subagents/*.jsonl`. Nothing but numbers leaves a line.
+/// *.jsonl` and `projects/<slug>/<uuid>/subagents/*.jsonl`, and `sessions/YYYY/MM/DD/rollout-*.jsonl` under Codex's
+/// directory. Nothing but numbers (and model names) leaves a line.
 public actor UsageTracker {
     private let claudeDirectory: String
+    private let codexDirectory: String?
+    /// `<codexDirectory>/sessions/`: paths below it are Codex rollouts.
+    private let codexSessions: String?
     private let fileSystem: any FileSystem
     private let store: UsageStore
     private let logger: Logger
@@ -132,6 +136,13 @@ public actor UsageTracker {
     /// Transcripts read again from their start: logged at most once a minute.
     private var restartLogs = LogThrottle<Int>(interval: 60)
 
+    /// Per Codex rollout: where reading stopped, and the model its lines last named.
+    private var rollouts: [UInt64: RolloutState] = [:]
+    private struct RolloutState {
+        var lines = AppendedLines()
+        var rollout = CodexRollout()
+    }
+
     /// 32 bytes (a dictionary entry of 40 with its key): one per transcript.
     private struct FileState {
         var lines = AppendedLines()
@@ -146,14 +157,19 @@ public actor UsageTracker {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
+    /// - Parameter codexDirectory: Codex CLI's directory, whose rollouts' `token_count` events count too (`nil`:
+    ///   Claude Code's transcripts only).
     public init(
         claudeDirectory: String,
+        codexDirectory: String? = nil,
         fileSystem: any FileSystem,
         store: UsageStore,
         executor: ThreadExecutor,
         logger: Logger
     ) {
         self.claudeDirectory = claudeDirectory
+        self.codexDirectory = codexDirectory
+        codexSessions = codexDirectory.map { $0 + "/" + AgentLayout.codexSessions + "/" }
         self.fileSystem = fileSystem
         self.store = store
         self.executor = executor
@@ -222,7 +238,7 @@ public actor UsageTracker {
             count += 1
             let key = Self.hash(path)
             bytes += read(path, key: key)
-            if files[key] != nil { seen.insert(key) }
+            if files[key] != nil || rollouts[key] != nil { seen.insert(key) }
             if !ready, MonotonicClock.nanoseconds() - lastProgress > Self.progressInterval {
                 lastProgress = MonotonicClock.nanoseconds()
                 logger.info(
@@ -234,37 +250,64 @@ public actor UsageTracker {
             }
         }
         files = files.filter { seen.contains($0.key) }
+        rollouts = rollouts.filter { seen.contains($0.key) }
         return (count, bytes)
     }
 
-    /// Reads the lines appended to one transcript; returns the bytes read.
+    /// Reads the lines appended to one transcript (a Claude Code transcript or a Codex rollout); returns the bytes
+    /// read.
     @discardableResult
     private func read(_ path: String, key: UInt64? = nil) -> UInt64 {
         let key = key ?? Self.hash(path)
+        if let codexSessions, path.hasPrefix(codexSessions) { return readRollout(path, key: key) }
         var state =
             files.removeValue(forKey: key) ?? FileState(session: Self.session(of: path).map(Self.sessionHash) ?? 0)
         var context = state.context
+        let bytes = follow(path, &state.lines) { line in
+            let verdict = UsageLine.read(line, models: models)
+            if case .usage(let record) = verdict { context = UInt32(clamping: record.tokens.context) }
+            ledger.add(verdict)
+        }
+        // Gone: forgotten. Otherwise (read, or unreadable) what was counted stays, and so does the state.
+        guard let bytes else { return 0 }
+        state.context = context
+        files[key] = state
+        if context > 0, let session = liveByHash[state.session] { liveContexts[session] = UInt64(context) }
+        return bytes
+    }
+
+    /// Reads the lines appended to one Codex rollout, in order (its `turn_context` lines name the model).
+    private func readRollout(_ path: String, key: UInt64) -> UInt64 {
+        var state = rollouts.removeValue(forKey: key) ?? RolloutState()
+        var rollout = state.rollout
+        let bytes = follow(path, &state.lines) { line in ledger.add(rollout.read(line, models: models)) }
+        guard let bytes else { return 0 }
+        state.rollout = rollout
+        rollouts[key] = state
+        return bytes
+    }
+
+    /// Reads the complete lines appended to `path` since `lines` last stopped, handing each to `body` (a line too
+    /// long to hold is counted as skipped). Returns the bytes read, 0 if it cannot be read now (logged once an
+    /// hour per kind of error; the next read starts where this one stopped), or `nil` if it is gone.
+    private func follow(
+        _ path: String,
+        _ lines: inout AppendedLines,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) -> UInt64? {
         let outcome: AppendedLines.Progress
         // Stopping (SIGTERM) stops a long read where it is.
         let notCancelled: () -> Bool = { !Task.isCancelled }
         do {
-            outcome = try state.lines.read(path, fileSystem: fileSystem, buffer: buffer, shouldContinue: notCancelled) {
+            outcome = try lines.read(path, fileSystem: fileSystem, buffer: buffer, shouldContinue: notCancelled) {
                 line in
                 switch line {
-                case .complete(let bytes):
-                    let verdict = UsageLine.read(bytes, models: models)
-                    if case .usage(let record) = verdict { context = UInt32(clamping: record.tokens.context) }
-                    ledger.add(verdict)
-                case .tooLong:
-                    ledger.add(.skipped(.tooLong))
+                case .complete(let bytes): body(bytes)
+                case .tooLong: ledger.add(.skipped(.tooLong))
                 }
             }
         } catch {
-            // Gone: forgotten. Unreadable (or failing mid-read): what was counted stays counted, and the next read
-            // starts where this one stopped; logged once an hour per kind of error.
-            guard !error.isMissing else { return 0 }
-            state.context = context
-            files[key] = state
+            guard !error.isMissing else { return nil }
             let (log, suppressed) = unreadableLogs.check(error.code, now: Timestamp.now())
             if log {
                 logger.warning(
@@ -283,15 +326,20 @@ public actor UsageTracker {
                 )
             }
         }
-        state.context = context
-        files[key] = state
-        if context > 0, let session = liveByHash[state.session] { liveContexts[session] = UInt64(context) }
         bytesRead &+= outcome.bytes
         return outcome.bytes
     }
 
-    /// Every transcript under `projects/`, as the activity side counts them.
+    /// Every transcript under `projects/`, as the activity side counts them, then every Codex rollout.
     private func transcriptPaths() -> [String] {
+        var paths = claudeTranscriptPaths()
+        if let codexDirectory, case .files(let pattern) = ActivitySource.codex.layout {
+            pattern.forEachFile(under: codexDirectory, fileSystem: fileSystem) { paths.append($0) }
+        }
+        return paths
+    }
+
+    private func claudeTranscriptPaths() -> [String] {
         let projects = claudeDirectory + "/" + ClaudeLayout.projects
         var slugs: [String] = []
         try? fileSystem.forEachEntry(in: projects, wantsStatus: ClaudeLayout.never) { entry in
@@ -328,7 +376,7 @@ public actor UsageTracker {
         snapshot.models = ledger.models.map { UsageSnapshot.Model(name: $0.key, usage: $0.value) }
             .sorted { $0.name < $1.name }
         snapshot.skipped = ledger.skipped
-        snapshot.files = files.count
+        snapshot.files = files.count + rollouts.count
         snapshot.bytesRead = bytesRead
         snapshot.responses = ledger.responses
         snapshot.liveContexts = liveContexts

@@ -78,6 +78,7 @@ struct Daemon: Sendable {
         usage = usageStore.map { usageStore in
             UsageTracker(
                 claudeDirectory: configuration.claudeDirectory,
+                codexDirectory: configuration.directory(of: .codex),
                 fileSystem: LocalFileSystem(),
                 store: usageStore,
                 executor: ThreadExecutor(name: "usage"),

@@ -103,4 +103,37 @@ struct AgentSourcesIntegrationTests {
         try await exporter.waitForMetrics("active after an append", timeout: 2) { $0[Series.active] == 1 }
         #expect(await exporter.stop() == 0)
     }
+
+    @Test("Codex: token_count events feed the token counters, with the model of the turn_context before them")
+    func codexTokens() async throws {
+        let tree = try TemporaryTree()
+        let codex = tree.root + "/.codex"
+        let rollout = ".codex/sessions/\(dayFolder(Date()))/rollout-2026-12-02T09-00-00-\(uuid()).jsonl"
+        func event(_ input: Int, _ cached: Int, _ output: Int) -> String {
+            #"{"timestamp":"2026-12-02T09:00:01.000Z","type":"event_msg","payload":{"type":"token_count","info":"#
+                + #"{"last_token_usage":{"input_tokens":\#(input),"cached_input_tokens":\#(cached),"#
+                + #""output_tokens":\#(output),"reasoning_output_tokens":0,"total_tokens":\#(input + output)}}}}"#
+                + "\n"
+        }
+        let context =
+            #"{"timestamp":"2026-12-02T09:00:00.000Z","type":"turn_context","payload":{"model":"gpt-5-codex"}}"#
+        try tree.append(rollout, context + "\n" + event(1_000, 400, 100))
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": tree.claude, "HAPPY_DIR": tree.happy, "CODEX_DIR": codex,
+            "GEMINI_DIR": tree.root + "/.gemini",
+        ])
+        func tokens(_ type: String) -> String {
+            #"claude_tokens_total{pod="unknown",repository="unknown",model="gpt-5-codex",type="\#(type)"}"#
+        }
+        let messages = #"claude_assistant_messages_total{pod="unknown",repository="unknown",model="gpt-5-codex"}"#
+        try await exporter.waitForMetrics("the history counted", timeout: 10) {
+            $0[tokens("input")] == 600 && $0[tokens("cache_read")] == 400 && $0[tokens("output")] == 100
+                && $0[messages] == 1
+        }
+        try tree.append(rollout, event(50, 0, 7))
+        try await exporter.waitForMetrics("an appended event counted", timeout: 5) {
+            $0[tokens("input")] == 650 && $0[tokens("output")] == 107 && $0[messages] == 2
+        }
+        #expect(await exporter.stop() == 0)
+    }
 }
