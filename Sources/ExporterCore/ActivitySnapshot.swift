@@ -82,6 +82,44 @@ public struct ActivitySnapshot: Sendable, Equatable {
 }
 
 extension ActivitySnapshot {
+    /// The union of the parts' snapshots: the first is the main tracker's (every root), the others each watch one
+    /// more directory of a root whose setting is a list. Newest times are the newest of all, counts add up, a root
+    /// is present if any of its directories is, health needs every part healthy, and live processes are listed
+    /// once per pid. The event, scan and overflow counters are the main tracker's (every tracker sees every
+    /// event); the scan time adds up.
+    public static func merged(_ parts: [ActivitySnapshot]) -> ActivitySnapshot {
+        var merged = parts[0]
+        for part in parts.dropFirst() {
+            for source in ActivitySource.allCases {
+                if let activity = part.newest[source], activity.time > merged.newest[source]?.time ?? .earliest {
+                    merged.newest[source] = activity
+                }
+                merged.files[source] += part.files[source]
+            }
+            merged.sessions += part.sessions
+            merged.healthy = merged.healthy && part.healthy
+            for index in merged.directoriesPresent.indices where part.directoriesPresent[index] {
+                merged.directoriesPresent[index] = true
+            }
+            merged.watches += part.watches
+            merged.watchErrors &+= part.watchErrors
+            merged.lastScanDuration += part.lastScanDuration
+            merged.statusActive = merged.statusActive || part.statusActive
+            merged.happyThinking = merged.happyThinking || part.happyThinking
+            let pids = Set(merged.liveSessions.map(\.pid))
+            let newSessions = part.liveSessions.filter { !pids.contains($0.pid) }
+            for session in newSessions {
+                if let index = AgentStatus.allCases.firstIndex(of: session.status) { merged.agentSessions[index] += 1 }
+            }
+            merged.liveSessions += newSessions
+            let happyPids = Set(merged.happyProcesses.map(\.pid))
+            merged.happyProcesses += part.happyProcesses.filter { !happyPids.contains($0.pid) }
+        }
+        merged.liveSessions.sort { $0.pid < $1.pid }
+        merged.happyProcesses.sort { $0.pid < $1.pid }
+        return merged
+    }
+
     /// The newest activity of one source at `now` (0 before any): "now" for the registry while an entry is
     /// busy or waiting.
     public func sourceTime(_ source: ActivitySource, at now: Timestamp) -> Double {
@@ -109,22 +147,31 @@ public struct ActivityStatus: Sendable, Equatable {
 /// It also keeps the proof of life that `/health` checks: when the state actor last answered a heartbeat
 /// and when it last finished a rescan (monotonic nanoseconds), written on the actor and read by the HTTP
 /// thread without waiting for anything.
+///
+/// With more than one tracker (``TrackerGroup``: a root whose setting lists several directories), each publishes
+/// its part and readers get their union (``ActivitySnapshot/merged(_:)``).
 public final class SnapshotStore: Sendable {
-    private let current: Locked<ActivitySnapshot>
+    private let current: Locked<[ActivitySnapshot]>
     private let answered: Atomic<UInt64>
     private let rescanned: Atomic<UInt64>
 
-    public init(_ initial: ActivitySnapshot, startedAt: UInt64 = MonotonicClock.nanoseconds()) {
-        current = Locked(initial)
+    public init(_ initial: ActivitySnapshot, parts: Int = 1, startedAt: UInt64 = MonotonicClock.nanoseconds()) {
+        current = Locked(Array(repeating: initial, count: max(1, parts)))
         answered = Atomic(startedAt)
         rescanned = Atomic(startedAt)
     }
 
-    /// The latest snapshot.
-    public var snapshot: ActivitySnapshot { current.withLock { $0 } }
+    /// The latest snapshot (of every part, merged).
+    public var snapshot: ActivitySnapshot {
+        let parts = current.withLock { $0 }
+        return parts.count == 1 ? parts[0] : ActivitySnapshot.merged(parts)
+    }
 
-    func publish(_ snapshot: ActivitySnapshot) {
-        current.withLock { $0 = snapshot }
+    /// How many trackers publish here.
+    public var parts: Int { current.withLock { $0.count } }
+
+    func publish(_ snapshot: ActivitySnapshot, part: Int = 0) {
+        current.withLock { $0[part] = snapshot }
     }
 
     /// When the state actor last answered a heartbeat (monotonic nanoseconds).

@@ -24,6 +24,9 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
         var agent: String
         /// Whether a directory that exists but cannot be listed makes the exporter unhealthy.
         var unreadableIsUnhealthy: Bool
+        /// More directories of the same agent by default: the setting then takes a comma-separated list, and the
+        /// sources under the root are the union over every directory of the list.
+        var moreDefaultPaths: [String]? = nil
     }
 
     /// The roots, by index. Adding one is an entry here, and a static name below.
@@ -36,7 +39,10 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
             defaultPath: "/home/agent/.claude",
             summary: "Claude Code's directory",
             agent: "Claude Code",
-            unreadableIsUnhealthy: true
+            unreadableIsUnhealthy: true,
+            // Claude Code 1.0.30 moved its data to `~/.config/claude` and later versions use `~/.claude` again;
+            // ccusage reads both (and a comma-separated `CLAUDE_CONFIG_DIR`).
+            moreDefaultPaths: ["/home/agent/.config/claude"]
         ),
         Declaration(
             name: "happy",
@@ -88,6 +94,15 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
     public var summary: String { declaration.summary }
     public var agent: String { declaration.agent }
     public var unreadableIsUnhealthy: Bool { declaration.unreadableIsUnhealthy }
+    /// Whether the setting takes a comma-separated list of directories (their union is watched).
+    public var acceptsList: Bool { declaration.moreDefaultPaths != nil }
+    /// Every default directory: ``defaultPath``, then the others of a list.
+    public var defaultPaths: [String] { [defaultPath] + (declaration.moreDefaultPaths ?? []) }
+
+    /// Whether a source under it holds token usage (Claude Code's transcripts, Codex's rollouts).
+    public var holdsTranscripts: Bool {
+        ActivitySource.sources(under: self).contains { $0 == .transcripts || $0.holdsTokenUsage }
+    }
 
     /// Whether a source under it is in `sources` and expects the root to exist (then its absence hides the agent's
     /// activity: a warning). `happy_state` does not: most hosts run Claude Code without Happy.

@@ -27,7 +27,10 @@ public actor ActivityTracker {
     private let parts: SourceParts
 
     private var snapshot: ActivitySnapshot
-    private var transitions: TransitionLog
+    /// Which part of the store this tracker publishes (0: the main tracker; see ``TrackerGroup``).
+    private let part: Int
+    /// Active/idle, logged once for the whole group from the merged snapshot.
+    private let transitions: SharedTransitionLog
     private var idleTimer: Task<Void, Never>?
     private var livenessTimer: Task<Void, Never>?
     /// Which roots are there, and the watches that await the missing ones.
@@ -56,15 +59,18 @@ public actor ActivityTracker {
         logger: Logger,
         processes: any ProcessTable = LocalProcessTable(),
         clock: @escaping @Sendable () -> Timestamp = { Timestamp.now() },
-        transcripts: (@Sendable (TranscriptNotice) -> Void)? = nil
+        transcripts: (@Sendable (TranscriptNotice) -> Void)? = nil,
+        part: Int = 0,
+        transitions: SharedTransitionLog? = nil
     ) {
+        self.part = part
         self.settings = settings
         self.transcripts = transcripts
         self.store = store
         self.executor = executor
         self.logger = logger
         self.snapshot = store.snapshot
-        self.transitions = TransitionLog(logger: logger)
+        self.transitions = transitions ?? SharedTransitionLog(logger: logger)
         let context = ScanContext(
             settings: settings,
             fileSystem: fileSystem,
@@ -96,7 +102,7 @@ public actor ActivityTracker {
     /// (inotify watches inodes, not paths): everything is watched and scanned again. The roots are compared
     /// with symbolic links resolved, as the mount table spells them. The first call only records the mounts.
     public func mountTableChanged(_ mounts: [MountTableMonitor.Mount]) {
-        let roots = settings.directories.flatMap { root in
+        let roots = settings.roots.map(settings.directory(of:)).flatMap { root in
             [root, context.fileSystem.canonicalPath(of: root)].compactMap { $0 }
         }
         let relevant = Set(
@@ -153,7 +159,13 @@ public actor ActivityTracker {
             }
             apply(event)
         }
-        if !context.changedTranscripts.isEmpty {
+        if context.transcriptsListed {
+            // Found by listing during the batch (a project folder that came with transcripts): every transcript
+            // is looked at (the reader reads only what it has not read).
+            context.transcriptsListed = false
+            context.changedTranscripts.removeAll(keepingCapacity: true)
+            transcripts?(.repair)
+        } else if !context.changedTranscripts.isEmpty {
             // One notice per batch, each path once (a busy transcript shows up in every batch, once).
             var seen = Set<String>()
             transcripts?(.changed(context.changedTranscripts.filter { seen.insert($0).inserted }))
@@ -185,10 +197,11 @@ public actor ActivityTracker {
         }
         let tree = { [context] in context.tree }
         let before = (sessions: tree().sessions, files: tree().files)
-        for root in RootDirectory.allCases { establish(root) }
+        for root in settings.roots { establish(root) }
         let statedEverything = context.statEverything
         context.statEverything = true
         context.changedTranscripts.removeAll()
+        context.transcriptsListed = false
         // Events may have been missed (or watches were new): the usage reader looks at every transcript. At
         // startup it reads the history on its own.
         if reason != .startup && statedEverything { transcripts?(.repair) }
@@ -226,7 +239,7 @@ public actor ActivityTracker {
 
     /// Watches and scans a root and every source under it, or, while it does not exist, watches its nearest
     /// existing parent.
-    private func establish(_ root: RootDirectory) {
+    private func establish(_ root: RootDirectory, attempt: Int = 0) {
         let path = context.path(of: root)
         do {
             guard try context.fileSystem.status(of: path).kind == .directory else {
@@ -235,7 +248,7 @@ public actor ActivityTracker {
                 return rootMissing(root, because: Errno(ENOTDIR, call: "stat"))
             }
         } catch {
-            if error.isMissing { return rootMissing(root) }
+            if error.isMissing { return rootMissing(root, attempt: attempt) }
             // The parent is not searchable: the directory may exist, we cannot tell.
             if root.unreadableIsUnhealthy { context.setClaudeReadable(false, path: path, error: error) }
             return
@@ -254,18 +267,23 @@ public actor ActivityTracker {
             }
             context.setClaudeReadable(true, path: path, error: nil)
         }
-        roots.found(root)
+        let appeared = roots.found(root)
         for source in ActivitySource.sources(under: root) { parts.scan(source, rootTrusted: trusted, &snapshot) }
+        // Files that came with the directory were found by listing, not by events: the usage reader looks at every
+        // transcript (it reads only what it has not read).
+        if appeared && root.holdsTranscripts { transcripts?(.repair) }
     }
 
     /// The root is not there as a directory: `problem` says why when something else stands in its place.
-    private func rootMissing(_ root: RootDirectory, because problem: Errno? = nil) {
+    private func rootMissing(_ root: RootDirectory, because problem: Errno? = nil, attempt: Int = 0) {
         context.unwatchTree(.root(root))
         for source in ActivitySource.sources(under: root) { parts.removeAll(source, &snapshot) }
         if root.unreadableIsUnhealthy {
             context.setClaudeReadable(problem == nil, path: context.path(of: root), error: problem)
         }
-        roots.missing(root, because: problem)
+        // A folder on the way created while its parent's watch was being set up: looked at again (at most once
+        // per path component).
+        if roots.missing(root, because: problem) && attempt < 64 { establish(root, attempt: attempt + 1) }
     }
 
     // MARK: - Events
@@ -330,9 +348,10 @@ public actor ActivityTracker {
         snapshot.directoriesPresent = roots.presence
         snapshot.watches = context.watches.count
         snapshot.watchErrors = context.watches.failures
-        store.publish(snapshot)
+        store.publish(snapshot, part: part)
         if transcripts != nil {
-            let live = Set(snapshot.liveSessions.map(\.sessionID))
+            // Every tracker of a group says the whole group's live sessions (the usage side keeps the latest).
+            let live = Set((part == 0 && store.parts == 1 ? snapshot : store.snapshot).liveSessions.map(\.sessionID))
             if live != liveSessionsSent {
                 liveSessionsSent = live
                 transcripts?(.liveSessions(live))
@@ -366,7 +385,7 @@ public actor ActivityTracker {
     /// Logs active/idle transitions when they happen, and arms a timer for the moment the agent turns idle.
     private func evaluateTransition() {
         let idleIn = transitions.update(
-            snapshot,
+            store.parts == 1 ? snapshot : store.snapshot,
             now: context.clock(),
             idleTimeoutSeconds: settings.idleTimeoutSeconds,
             sources: settings.drivingSources

@@ -10,6 +10,9 @@ public struct ExporterConfiguration: Sendable, Equatable {
     /// The path of each ``RootDirectory`` (by its index): `CLAUDE_DIR` (else `CLAUDE_CONFIG_DIR`), `HAPPY_DIR`
     /// (else `HAPPY_HOME_DIR`), ...
     public var directories = RootDirectory.allCases.map(\.defaultPath)
+    /// The directories of a root whose setting is a list (``RootDirectory/acceptsList``) after the first, by root
+    /// index: `CLAUDE_DIR=/a,/b` is `/a` in ``directories`` and `[/b]` here.
+    public var moreDirectories = RootDirectory.allCases.map { Array($0.defaultPaths.dropFirst()) }
     /// `IDLE_TIMEOUT_MINUTES`: activity younger than this makes the agent active.
     public var idleTimeoutMinutes = 10.0
     /// `METRICS_PORT`; 0 asks the kernel for a free port (the log says which).
@@ -36,6 +39,16 @@ public struct ExporterConfiguration: Sendable, Equatable {
     public init() {}
 
     public func directory(of root: RootDirectory) -> String { directories[root.index] }
+
+    /// Every directory of `root` (one, but for a root whose setting is a list).
+    public func allDirectories(of root: RootDirectory) -> [String] {
+        [directories[root.index]] + moreDirectories[root.index]
+    }
+
+    /// The directories of each root as a person reads them (a list joined by commas), by root index.
+    public var directoriesForDisplay: [String] {
+        RootDirectory.allCases.map { allDirectories(of: $0).joined(separator: ",") }
+    }
 
     /// `CLAUDE_DIR`.
     public var claudeDirectory: String {
@@ -182,16 +195,19 @@ extension ExporterConfiguration {
     /// the agent has not started, and the exporter picks it up when it appears.
     public func checkDirectories(using fileSystem: some FileSystem) throws(ConfigurationError) {
         for root in RootDirectory.allCases {
-            let (variable, path) = (root.variable, directory(of: root))
-            guard let status = try? fileSystem.status(of: path) else { continue }
-            if status.kind != .directory {
-                throw ConfigurationError(
-                    setting: variable,
-                    value: path,
-                    allowed: "it exists but is not a directory; expected a directory (it need not exist yet)"
-                )
+            for path in allDirectories(of: root) {
+                try check(path, variable: root.variable, using: fileSystem)
             }
         }
+    }
+
+    private func check(_ path: String, variable: String, using fileSystem: some FileSystem) throws(ConfigurationError) {
+        guard let status = try? fileSystem.status(of: path), status.kind != .directory else { return }
+        throw ConfigurationError(
+            setting: variable,
+            value: path,
+            allowed: "it exists but is not a directory; expected a directory (it need not exist yet)"
+        )
     }
 
     /// The `--help` text.

@@ -24,10 +24,18 @@ extension ExporterConfiguration {
                 fallbackVariable: root.fallbackVariable,
                 flag: root.flag,
                 placeholder: "PATH",
-                help: "\(root.summary) ("
-                    + (root.fallbackVariable.map { "else \($0); " } ?? "") + "default \(root.defaultPath))"
+                help: "\(root.summary)" + (root.acceptsList ? "; a comma-separated list watches each" : "") + " ("
+                    + (root.fallbackVariable.map { "else \($0); " } ?? "")
+                    + "default \(root.defaultPaths.joined(separator: ",")))"
             ) { config, setting, value throws(ConfigurationError) in
-                config.directories[root.index] = try directory(setting, value)
+                guard root.acceptsList else {
+                    config.directories[root.index] = try directory(setting, value)
+                    config.moreDirectories[root.index] = []
+                    return
+                }
+                let paths = try directories(setting, value)
+                config.directories[root.index] = paths[0]
+                config.moreDirectories[root.index] = Array(paths.dropFirst())
             }
         } + settings
 
@@ -204,6 +212,46 @@ extension ExporterConfiguration {
             throw ConfigurationError(setting: setting, value: value, allowed: allowed)
         }
         return number
+    }
+
+    /// At most this many directories in a list setting (each is watched and scanned).
+    static let maximumListedDirectories = 16
+
+    /// A comma-separated list of absolute paths (spaces around each allowed), each checked as ``directory(_:_:)``;
+    /// the same path twice counts once.
+    private static func directories(_ setting: String, _ value: String) throws(ConfigurationError) -> [String] {
+        var paths: [String] = []
+        for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let text = trimmed(String(item))
+            guard !text.isEmpty else {
+                throw ConfigurationError(
+                    setting: setting,
+                    value: value,
+                    allowed: "expected a comma-separated list of absolute paths without empty entries, such as "
+                        + "/home/agent/.claude,/home/agent/.config/claude"
+                )
+            }
+            let path: String
+            do {
+                path = try directory(setting, text)
+            } catch {
+                throw ConfigurationError(
+                    setting: setting,
+                    value: value,
+                    allowed: "\(quoted(text)) is not an absolute path; expected a comma-separated list of absolute "
+                        + "paths, such as /home/agent/.claude,/home/agent/.config/claude"
+                )
+            }
+            if !paths.contains(path) { paths.append(path) }
+        }
+        guard paths.count <= maximumListedDirectories else {
+            throw ConfigurationError(
+                setting: setting,
+                value: value,
+                allowed: "expected at most \(maximumListedDirectories) directories"
+            )
+        }
+        return paths
     }
 
     private static func directory(_ setting: String, _ value: String) throws(ConfigurationError) -> String {

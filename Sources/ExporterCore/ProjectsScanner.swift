@@ -94,6 +94,11 @@ final class ProjectsScanner {
                 context.unwatchTree(directory)
             }
         }
+        if !listing.contents.transcripts.isSubset(of: context.tree.projects[slug]?.transcripts ?? []) {
+            // Transcripts found by listing, not by an event (a folder that came with files in it): the usage reader
+            // was not told of them.
+            context.transcriptsListed = true
+        }
         context.tree.setProject(slug, listing.contents)
         if let newest = listing.newest {
             context.observe(.transcripts, newest.time, projectPath(slug) + "/" + newest.name, fromEvent: false)

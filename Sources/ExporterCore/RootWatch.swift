@@ -26,17 +26,24 @@ final class RootWatch {
         if ancestors.removeValue(forKey: root) != nil { context.unwatch(.ancestor(root)) }
     }
 
-    /// `root` is there and scanned.
-    func found(_ root: RootDirectory) { record(true, root) }
+    /// `root` is there and scanned; returns whether it had been seen missing (it appeared).
+    @discardableResult
+    func found(_ root: RootDirectory) -> Bool {
+        let appeared = present[root.index] == false
+        record(true, root)
+        return appeared
+    }
 
     /// `root` is not there (or, with `problem`, something that is not a directory stands in its place): watches its
-    /// nearest existing parent for the next component towards it.
-    func missing(_ root: RootDirectory, because problem: Errno? = nil) {
+    /// nearest existing parent for the next component towards it. Returns true when that component exists once the
+    /// watch is in place (it was created meanwhile, and no event will say so): the caller looks again.
+    @discardableResult
+    func missing(_ root: RootDirectory, because problem: Errno? = nil) -> Bool {
         record(false, root, problem: problem)
         var child = context.path(of: root)
         var parent = parentPath(child)
         while !context.isDirectory(parent) {
-            if parent == "/" || parent == "." { return }
+            if parent == "/" || parent == "." { return false }
             child = parent
             parent = parentPath(parent)
         }
@@ -45,7 +52,7 @@ final class RootWatch {
             context.watches.descriptor(for: .ancestor(root)) != nil
         {
             ancestors[root] = (parent, next)
-            return
+            return false
         }
         context.unwatch(.ancestor(root))
         ancestors[root] = (parent, next)
@@ -54,6 +61,8 @@ final class RootWatch {
             "waiting for directory to appear",
             metadata: ["path": "\(context.path(of: root))", "watching": "\(parent)"]
         )
+        // `mkdir -p` creates the next folder right after the one just found: it may be there already.
+        return problem == nil && (try? context.fileSystem.status(of: child)) != nil
     }
 
     /// Whether an event named `name` in the watched parent of `root` may mean the root (or a folder on its way) came.
@@ -81,7 +90,7 @@ final class RootWatch {
                 "\(path) is not a directory; waiting for a directory there",
                 metadata: metadata.merging(["error": "\(problem)"]) { $1 }
             )
-        } else if root.holdsAny(of: context.settings.drivingSources) {
+        } else if root.holdsAny(of: context.settings.drivingSources) && !context.settings.listedRoots.contains(root) {
             context.logger.warning("\(root.waitingMessage(path: path))", metadata: metadata)
         } else {
             context.logger.notice("\(root.waitingMessage(path: path))", metadata: metadata)

@@ -25,6 +25,8 @@ final class ScanContext {
     /// one: ``collectsTranscripts``).
     var changedTranscripts: [String] = []
     var collectsTranscripts = false
+    /// Whether a listing found transcripts that no event reported (their paths are not known one by one).
+    var transcriptsListed = false
 
     /// A transcript changed (an event): noted for the token-usage reader, if there is one.
     func transcriptChanged(_ path: String) {

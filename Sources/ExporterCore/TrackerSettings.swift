@@ -2,6 +2,12 @@
 public struct TrackerSettings: Sendable {
     /// The path of each ``RootDirectory``, by its index.
     public var directories: [String]
+    /// The roots this tracker watches and scans (every one, but for a tracker of one more directory of a root
+    /// whose setting is a list: see ``TrackerGroup``).
+    public var roots = RootDirectory.allCases
+    /// The roots whose setting lists more than one directory: one of them missing is said as a notice, not a
+    /// warning (the others may hold the agent's files).
+    public var listedRoots: Set<RootDirectory> = []
     public var idleTimeoutSeconds: Double
     /// The sources that make the agent active (`ACTIVITY_SOURCES`).
     public var drivingSources: Set<ActivitySource>
@@ -33,6 +39,23 @@ public struct TrackerSettings: Sendable {
     }
 
     public func directory(of root: RootDirectory) -> String { directories[root.index] }
+
+    /// The settings of each tracker a configuration needs: one for every root, then one for each further
+    /// directory of a root whose setting is a list (`CLAUDE_DIR=/a,/b`: the second watches `/b` alone).
+    public static func all(_ configuration: ExporterConfiguration) -> [TrackerSettings] {
+        var main = TrackerSettings(configuration)
+        main.listedRoots = Set(RootDirectory.allCases.filter { !configuration.moreDirectories[$0.index].isEmpty })
+        var all = [main]
+        for root in RootDirectory.allCases {
+            for path in configuration.moreDirectories[root.index] {
+                var more = main
+                more.directories[root.index] = path
+                more.roots = [root]
+                all.append(more)
+            }
+        }
+        return all
+    }
 }
 
 /// Why a full scan runs.

@@ -45,3 +45,21 @@ struct TransitionLog {
         return status.active ? max(0, idleTimeoutSeconds - status.secondsSince) + 0.002 : nil
     }
 }
+
+/// One ``TransitionLog`` for the trackers of a group (each arms its own timer; the log says each change once).
+public final class SharedTransitionLog: Sendable {
+    private let log: Locked<TransitionLog>
+
+    public init(logger: Logger) {
+        log = Locked(TransitionLog(logger: logger))
+    }
+
+    func update(
+        _ snapshot: ActivitySnapshot,
+        now: Timestamp,
+        idleTimeoutSeconds: Double,
+        sources: Set<ActivitySource>
+    ) -> Double? {
+        log.withLock { $0.update(snapshot, now: now, idleTimeoutSeconds: idleTimeoutSeconds, sources: sources) }
+    }
+}

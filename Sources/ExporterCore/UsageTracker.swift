@@ -111,7 +111,7 @@ public final class TranscriptInbox: Sendable {
 /// *.jsonl` and `projects/<slug>/<uuid>/subagents/*.jsonl`, and `sessions/YYYY/MM/DD/rollout-*.jsonl` under Codex's
 /// directory. Nothing but numbers (and model names) leaves a line.
 public actor UsageTracker {
-    private let claudeDirectory: String
+    private let claudeDirectories: [String]
     private let codexDirectory: String?
     /// `<codexDirectory>/sessions/`: paths below it are Codex rollouts.
     private let codexSessions: String?
@@ -160,14 +160,14 @@ public actor UsageTracker {
     /// - Parameter codexDirectory: Codex CLI's directory, whose rollouts' `token_count` events count too (`nil`:
     ///   Claude Code's transcripts only).
     public init(
-        claudeDirectory: String,
+        claudeDirectories: [String],
         codexDirectory: String? = nil,
         fileSystem: any FileSystem,
         store: UsageStore,
         executor: ThreadExecutor,
         logger: Logger
     ) {
-        self.claudeDirectory = claudeDirectory
+        self.claudeDirectories = claudeDirectories
         self.codexDirectory = codexDirectory
         codexSessions = codexDirectory.map { $0 + "/" + AgentLayout.codexSessions + "/" }
         self.fileSystem = fileSystem
@@ -179,7 +179,12 @@ public actor UsageTracker {
     /// Reads every transcript from its start (the history), then publishes the counters as ready.
     public func readHistory() {
         let started = MonotonicClock.nanoseconds()
-        logger.info("reading token usage history", metadata: ["directory": "\(claudeDirectory)/projects"])
+        logger.info(
+            "reading token usage history",
+            metadata: [
+                "directories": "\(claudeDirectories.map { $0 + "/" + ClaudeLayout.projects }.joined(separator: ","))"
+            ]
+        )
         let (count, bytes) = readEverything()
         guard !Task.isCancelled else {
             logger.info(
@@ -332,14 +337,14 @@ public actor UsageTracker {
 
     /// Every transcript under `projects/`, as the activity side counts them, then every Codex rollout.
     private func transcriptPaths() -> [String] {
-        var paths = claudeTranscriptPaths()
+        var paths = claudeDirectories.flatMap(claudeTranscriptPaths)
         if let codexDirectory, case .files(let pattern) = ActivitySource.codex.layout {
             pattern.forEachFile(under: codexDirectory, fileSystem: fileSystem) { paths.append($0) }
         }
         return paths
     }
 
-    private func claudeTranscriptPaths() -> [String] {
+    private func claudeTranscriptPaths(in claudeDirectory: String) -> [String] {
         let projects = claudeDirectory + "/" + ClaudeLayout.projects
         var slugs: [String] = []
         try? fileSystem.forEachEntry(in: projects, wantsStatus: ClaudeLayout.never) { entry in

@@ -26,7 +26,7 @@ struct Daemon: Sendable {
     private let logger: Logger
     private let signals: UnixSignals
     private let notifier: SystemdNotifier?
-    private let tracker: ActivityTracker
+    private let tracker: TrackerGroup
     private let reader: InotifyReader?
     private let mounts: MountTableMonitor?
     private let server: HTTPServer
@@ -77,7 +77,7 @@ struct Daemon: Sendable {
         self.inbox = inbox
         usage = usageStore.map { usageStore in
             UsageTracker(
-                claudeDirectory: configuration.claudeDirectory,
+                claudeDirectories: configuration.allDirectories(of: .claude),
                 codexDirectory: configuration.directory(of: .codex),
                 fileSystem: LocalFileSystem(),
                 store: usageStore,
@@ -87,8 +87,8 @@ struct Daemon: Sendable {
         }
         var transcripts: (@Sendable (TranscriptNotice) -> Void)?
         if usageStore != nil { transcripts = { inbox.post($0) } }
-        tracker = ActivityTracker(
-            settings: TrackerSettings(configuration),
+        tracker = TrackerGroup(
+            configuration: configuration,
             fileSystem: LocalFileSystem(),
             registry: inotify,
             store: store,
@@ -116,7 +116,7 @@ struct Daemon: Sendable {
 
         var startMetadata: Logger.Metadata = [:]
         for root in RootDirectory.allCases {
-            startMetadata["\(root.name)_dir"] = "\(configuration.directory(of: root))"
+            startMetadata["\(root.name)_dir"] = "\(configuration.allDirectories(of: root).joined(separator: ","))"
         }
         logger.info(
             "starting",
@@ -151,7 +151,7 @@ struct Daemon: Sendable {
                 repositoryName: configuration.repositoryName == "unknown" ? nil : configuration.repositoryName,
                 idleTimeoutSeconds: configuration.idleTimeoutSeconds,
                 drivingSources: configuration.activitySources,
-                directories: configuration.directories,
+                directories: configuration.directoriesForDisplay,
                 version: renderer.version,
                 revision: renderer.revision
             )
@@ -267,7 +267,7 @@ struct Daemon: Sendable {
             at: Timestamp.now(),
             idleTimeoutSeconds: configuration.idleTimeoutSeconds,
             sources: configuration.activitySources,
-            directories: configuration.directories
+            directories: configuration.directoriesForDisplay
         )
     }
 }

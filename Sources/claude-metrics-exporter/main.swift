@@ -69,7 +69,7 @@ LoggingSystem.bootstrap { _ in
 }
 let logger = Logger(label: "claude-metrics-exporter")
 
-let store = SnapshotStore(ActivitySnapshot(startTime: Timestamp.now()))
+let store = TrackerGroup.store(for: configuration, startTime: Timestamp.now())
 let usageStore = configuration.usageMetrics ? UsageStore() : nil
 let renderer = MetricsRenderer(
     configuration: configuration,
@@ -79,8 +79,8 @@ let renderer = MetricsRenderer(
 )
 
 if once {
-    let tracker = ActivityTracker(
-        settings: TrackerSettings(configuration),
+    let tracker = TrackerGroup(
+        configuration: configuration,
         fileSystem: LocalFileSystem(),
         registry: nil,
         store: store,
@@ -90,7 +90,8 @@ if once {
     await tracker.start()
     if let usageStore {
         let usage = UsageTracker(
-            claudeDirectory: configuration.claudeDirectory,
+            claudeDirectories: configuration.allDirectories(of: .claude),
+            codexDirectory: configuration.directory(of: .codex),
             fileSystem: LocalFileSystem(),
             store: usageStore,
             executor: ThreadExecutor(name: "usage"),

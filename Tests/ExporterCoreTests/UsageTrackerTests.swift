@@ -40,7 +40,7 @@ private struct UsageHarness {
     init() {
         let handler = logs
         tracker = UsageTracker(
-            claudeDirectory: claude,
+            claudeDirectories: [claude],
             fileSystem: fileSystem,
             store: store,
             executor: usageExecutor,

@@ -136,4 +136,33 @@ struct AgentSourcesIntegrationTests {
         }
         #expect(await exporter.stop() == 0)
     }
+
+    @Test("CLAUDE_DIR as a list: sessions, activity and token usage of both directories, one appearing later")
+    func claudeDirectoryList() async throws {
+        let tree = try TemporaryTree()
+        let second = tree.root + "/.config/claude"
+        let usageLine =
+            #"{"type":"assistant","timestamp":"2026-12-02T09:00:00.000Z","requestId":"req_1","message":{"id":"msg_1","#
+            + #""model":"claude-opus-4-5","usage":{"input_tokens":3,"output_tokens":40}}}"# + "\n"
+        let first = ".claude/projects/-repo/\(uuid()).jsonl"
+        try tree.append(first, usageLine)
+        try age(tree.root + "/" + first, seconds: 3600)
+        let exporter = try await ExporterProcess(environment: [
+            "CLAUDE_DIR": "\(tree.claude),\(second)", "HAPPY_DIR": tree.happy, "CODEX_DIR": tree.root + "/.codex",
+            "GEMINI_DIR": tree.root + "/.gemini", "IDLE_TIMEOUT_MINUTES": "0.05",
+        ])
+        let output = #"claude_tokens_total{pod="unknown",repository="unknown",model="claude-opus-4-5",type="output"}"#
+        try await exporter.waitForMetrics("one session, idle, its usage counted", timeout: 10) {
+            $0[Series.sessions] == 1 && $0[Series.active] == 0 && $0[output] == 40
+        }
+        #expect(exporter.log.contains("waiting for \(second) to be created"))
+        // The second directory appears (Claude Code creates it whole), with a session writing into it.
+        let other = ".config/claude/projects/-repo/\(uuid()).jsonl"
+        try tree.append(other, usageLine.replacingOccurrences(of: "msg_1", with: "msg_2"))
+        try await exporter.waitForMetrics("its session counted and active", timeout: 2) {
+            $0[Series.sessions] == 2 && $0[Series.active] == 1
+        }
+        try await exporter.waitForMetrics("its usage added", timeout: 5) { $0[output] == 80 }
+        #expect(await exporter.stop() == 0)
+    }
 }
