@@ -201,10 +201,10 @@ public actor ActivityTracker {
         let statedEverything = context.statEverything
         context.statEverything = true
         context.changedTranscripts.removeAll()
+        // Events may have been missed (or watches were new), or the scan found transcripts no event reported: the
+        // usage reader looks at every transcript. At startup it reads the history on its own.
+        if reason != .startup && (statedEverything || context.transcriptsListed) { transcripts?(.repair) }
         context.transcriptsListed = false
-        // Events may have been missed (or watches were new): the usage reader looks at every transcript. At
-        // startup it reads the history on its own.
-        if reason != .startup && statedEverything { transcripts?(.repair) }
         let seconds = Double(MonotonicClock.nanoseconds() - started) / 1_000_000_000
         if statedEverything { Heap.trim() }
         let finished = MonotonicClock.nanoseconds()
@@ -249,9 +249,21 @@ public actor ActivityTracker {
             }
         } catch {
             if error.isMissing { return rootMissing(root, attempt: attempt) }
-            // The parent is not searchable: the directory may exist, we cannot tell.
-            if root.unreadableIsUnhealthy { context.setClaudeReadable(false, path: path, error: error) }
+            // The parent is not searchable: the directory may exist, we cannot tell. Unhealthy for the main
+            // directory; a further one of a list (`~/.config` of another user, say) is only logged.
+            if root.unreadableIsUnhealthy && part == 0 {
+                context.setClaudeReadable(false, path: path, error: error)
+            } else {
+                context.logUnreadable(path, error)
+            }
             return
+        }
+        if !settings.earlierDirectories.isEmpty, let mine = context.fileSystem.canonicalPath(of: path),
+            let same = settings.earlierDirectories.first(where: { context.fileSystem.canonicalPath(of: $0) == mine })
+        {
+            context.unwatchTree(.root(root))
+            for source in ActivitySource.sources(under: root) { parts.removeAll(source, &snapshot) }
+            return roots.duplicate(root, of: same)
         }
         roots.stopAwaiting(root)
         // Only a watch in place before this scan is trusted (a new one may have missed changes).

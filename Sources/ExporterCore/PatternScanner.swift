@@ -195,6 +195,10 @@ final class PatternScanner {
                 known: trusted ? folders[folder] ?? [] : [],
                 fileSystem: context.fileSystem
             )
+            if source.holdsTokenUsage, !listing.files.isSubset(of: folders[folder] ?? []) {
+                // Found by listing, not by an event: the usage reader was not told of them.
+                context.transcriptsListed = true
+            }
             folders[folder] = listing.files
             if let newest = listing.newest {
                 noteNewest(newest.time, in: folder)

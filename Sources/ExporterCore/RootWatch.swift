@@ -10,6 +10,7 @@ final class RootWatch {
     private var ancestors: [RootDirectory: (path: String, next: String)] = [:]
     /// Whether each root was there at the last look (`nil` before the first), to log only changes.
     private var present = [Bool?](repeating: nil, count: RootDirectory.allCases.count)
+    private var duplicateLogged = false
 
     init(context: ScanContext) {
         self.context = context
@@ -62,7 +63,19 @@ final class RootWatch {
             metadata: ["path": "\(context.path(of: root))", "watching": "\(parent)"]
         )
         // `mkdir -p` creates the next folder right after the one just found: it may be there already.
-        return problem == nil && (try? context.fileSystem.status(of: child)) != nil
+        return problem == nil && context.watches.descriptor(for: .ancestor(root)) != nil && context.isDirectory(child)
+    }
+
+    /// `root` is the same directory as another of its list (a symbolic link): not counted, not awaited, said once.
+    func duplicate(_ root: RootDirectory, of other: String) {
+        stopAwaiting(root)
+        guard present[root.index] != false || !duplicateLogged else { return }
+        present[root.index] = false
+        duplicateLogged = true
+        context.logger.notice(
+            "\(context.path(of: root)) is the same directory as \(other); counted once",
+            metadata: ["setting": "\(root.variable)"]
+        )
     }
 
     /// Whether an event named `name` in the watched parent of `root` may mean the root (or a folder on its way) came.

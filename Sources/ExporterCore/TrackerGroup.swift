@@ -13,6 +13,9 @@ import Platform
 /// one removes it, the other is told by `IN_IGNORED` that its watch ended and watches again.
 public struct TrackerGroup: Sendable {
     public let trackers: [ActivityTracker]
+    private let store: SnapshotStore
+    private let logger: Logger
+    private let configuration: ExporterConfiguration
 
     /// The store to give the trackers: one part per tracker `configuration` needs.
     public static func store(for configuration: ExporterConfiguration, startTime: Timestamp) -> SnapshotStore {
@@ -32,6 +35,9 @@ public struct TrackerGroup: Sendable {
     ) {
         let all = TrackerSettings.all(configuration)
         precondition(store.parts == all.count, "the store needs a part per tracker: TrackerGroup.store(for:)")
+        self.store = store
+        self.logger = logger
+        self.configuration = configuration
         let transitions = SharedTransitionLog(logger: logger)
         trackers = all.enumerated().map { part, settings in
             ActivityTracker(
@@ -50,8 +56,21 @@ public struct TrackerGroup: Sendable {
         }
     }
 
+    /// The first full scan of each tracker. A root whose setting lists several directories, none of which exists,
+    /// is then a warning (each tracker says only a notice for its own directory).
     public func start() async {
         for tracker in trackers { await tracker.start() }
+        let snapshot = store.snapshot
+        for root in RootDirectory.allCases where !configuration.moreDirectories[root.index].isEmpty {
+            guard !snapshot.directoriesPresent[root.index], root.holdsAny(of: configuration.activitySources) else {
+                continue
+            }
+            let paths = configuration.allDirectories(of: root).joined(separator: ",")
+            logger.warning(
+                "none of the directories exists: \(root.waitingMessage(path: paths))",
+                metadata: ["setting": "\(root.variable)", "path": "\(paths)"]
+            )
+        }
     }
 
     public func rescan() async {

@@ -8,6 +8,9 @@ public struct TrackerSettings: Sendable {
     /// The roots whose setting lists more than one directory: one of them missing is said as a notice, not a
     /// warning (the others may hold the agent's files).
     public var listedRoots: Set<RootDirectory> = []
+    /// For a tracker of a further directory of a list: the directories listed before it (one that is the same
+    /// directory through a symbolic link is counted there, not here).
+    public var earlierDirectories: [String] = []
     public var idleTimeoutSeconds: Double
     /// The sources that make the agent active (`ACTIVITY_SOURCES`).
     public var drivingSources: Set<ActivitySource>
@@ -47,10 +50,13 @@ public struct TrackerSettings: Sendable {
         main.listedRoots = Set(RootDirectory.allCases.filter { !configuration.moreDirectories[$0.index].isEmpty })
         var all = [main]
         for root in RootDirectory.allCases {
+            var earlier = [configuration.directory(of: root)]
             for path in configuration.moreDirectories[root.index] {
                 var more = main
                 more.directories[root.index] = path
                 more.roots = [root]
+                more.earlierDirectories = earlier
+                earlier.append(path)
                 all.append(more)
             }
         }

@@ -14,12 +14,17 @@
 /// Counted as: `input` = input tokens not read from the cache, `cache_read` = `cached_input_tokens` (a part of
 /// Codex's `input_tokens`, at most all of it), `output` = `output_tokens` (which includes the reasoning tokens, as
 /// Codex bills them). So `input + cache_read + output` is Codex's `total_tokens`, as for Claude's types. Each counted
-/// event is one response (`claude_assistant_messages_total`): Codex's events carry no id to de-duplicate by.
+/// event is one response (`claude_assistant_messages_total`). Codex's events carry no id: the line itself (its
+/// millisecond timestamp and counts) is the identity, so a rollout read again counts nothing twice (two identical
+/// lines in one rollout, which ccusage would count twice, count once).
 /// Counts are JSON numbers; a negative one counts 0 and a fraction is dropped (Codex writes integers).
 public struct CodexRollout: Sendable {
     /// The model of the latest `turn_context` (or event naming one) in this file.
     public private(set) var model: String?
     private var previousTotal: Usage?
+
+    /// Keeps the hashes of Codex events apart from Claude responses' `message.id` + `requestId`.
+    private static let identity: [UInt8] = Array("codex".utf8)
 
     /// ccusage's model for events of rollouts that name none.
     public static let fallbackModel = "gpt-5"
@@ -38,13 +43,15 @@ public struct CodexRollout: Sendable {
 
         init?(_ value: JSONValue?) {
             guard let value, value.isObject else { return nil }
+            // ccusage's `ensureNumber`: a finite number, else 0.
             func count(_ key: String) -> UInt64 {
-                guard let number = value[key]?.number, number > 0 else { return 0 }
+                guard let number = value[key]?.number, number.isFinite, number > 0 else { return 0 }
                 return number >= 0x1p64 ? .max : UInt64(number)
             }
             input = count("input_tokens")
-            cached =
-                value["cached_input_tokens"] == nil ? count("cache_read_input_tokens") : count("cached_input_tokens")
+            // `cached_input_tokens ?? cache_read_input_tokens`: null falls through as a missing key does.
+            let fallsThrough = value["cached_input_tokens"].map { $0 == .null } ?? true
+            cached = fallsThrough ? count("cache_read_input_tokens") : count("cached_input_tokens")
             output = count("output_tokens")
             reasoning = count("reasoning_output_tokens")
         }
@@ -92,7 +99,9 @@ public struct CodexRollout: Sendable {
         return .usage(
             UsageRecord(
                 model: model.map { UsageLine.label(forModel: $0, names: models) },
-                response: nil,
+                // The event itself (its time to the millisecond and its counts) is its identity: a rollout read
+                // again (replaced, or moved away and back) counts nothing twice.
+                response: Self.identity.withUnsafeBytes { ResponseHash.of(id: line, requestId: $0) },
                 tokens: TokenCounts(input: usage.input - cached, output: usage.output, cacheRead: cached)
             )
         )

@@ -1,6 +1,8 @@
 /// A JSON value, parsed whole: for the few lines that need more than ``UsageParser`` keeps (a Codex rollout's
-/// `token_count` and `turn_context` records, one or two per turn). RFC 8259 over UTF-8, as `JSON.parse` reads it:
-/// a duplicate key's last value wins; nesting deeper than ``UsageLine/maximumDepth`` is rejected.
+/// `token_count` and `turn_context` records, one or two per turn). The grammar of RFC 8259, read as Node's
+/// `JSON.parse` reads a line of a file decoded as UTF-8 (what ccusage does): a duplicate key's last value wins; a
+/// number too large for a double is infinite (ccusage then counts it 0); a lone surrogate escape and bytes that are
+/// not UTF-8 become U+FFFD. Nesting deeper than ``UsageLine/maximumDepth`` is rejected.
 public indirect enum JSONValue: Equatable, Sendable {
     case object([String: JSONValue])
     case array([JSONValue])
@@ -149,7 +151,8 @@ public indirect enum JSONValue: Equatable, Sendable {
                 guard digits() > 0 else { throw Malformed() }
             }
             let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { throw Malformed() }
+            // `Double` gives ±infinity beyond its range, as JavaScript does.
+            guard let value = Double(text) else { throw Malformed() }
             return value
         }
 
@@ -163,8 +166,7 @@ public indirect enum JSONValue: Equatable, Sendable {
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    guard let text = String(validating: bytes, as: UTF8.self) else { throw Malformed() }
-                    return text
+                    return String(decoding: bytes, as: UTF8.self)
                 case UInt8(ascii: "\\"):
                     guard index < count else { throw Malformed() }
                     let escape = base[index]
@@ -178,15 +180,22 @@ public indirect enum JSONValue: Equatable, Sendable {
                     case UInt8(ascii: "t"): bytes.append(0x09)
                     case UInt8(ascii: "u"):
                         var scalar = try hex4()
-                        if (0xD800..<0xDC00).contains(scalar) {
-                            try literal("\\u")
+                        // A high surrogate followed by a low one is one character; any other surrogate stands
+                        // alone, which JavaScript keeps and a UTF-8 string cannot hold: U+FFFD.
+                        if (0xD800..<0xDC00).contains(scalar), count - index >= 6, base[index] == UInt8(ascii: "\\"),
+                            base[index + 1] == UInt8(ascii: "u")
+                        {
+                            let mark = index
+                            index += 2
                             let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw Malformed() }
-                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                        } else if (0xDC00..<0xE000).contains(scalar) {
-                            throw Malformed()
+                            if (0xDC00..<0xE000).contains(low) {
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                index = mark
+                            }
                         }
-                        bytes.append(contentsOf: String(Character(Unicode.Scalar(scalar)!)).utf8)
+                        let character = Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}"
+                        bytes.append(contentsOf: String(character).utf8)
                     default: throw Malformed()
                     }
                 case 0..<0x20:
@@ -201,12 +210,13 @@ public indirect enum JSONValue: Equatable, Sendable {
             guard count - index >= 4 else { throw Malformed() }
             var value: UInt32 = 0
             for _ in 0..<4 {
-                let byte = base[index] | 0x20
+                let byte = base[index]
                 index += 1
                 let digit: UInt8
                 switch byte {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
                 case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
                 default: throw Malformed()
                 }
                 value = value << 4 | UInt32(digit)

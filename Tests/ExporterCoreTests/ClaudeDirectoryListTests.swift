@@ -204,4 +204,60 @@ struct ClaudeDirectoryListTrackerTests {
         #expect(!snapshot.directoriesPresent[RootDirectory.claude.index])
         #expect(StatusLine.missingRoots(snapshot, sources: [.transcripts]) == [.claude])
     }
+
+    @Test("None of the list exists: one warning naming the whole list")
+    func noneExists() async throws {
+        let harness = try GroupHarness()
+        harness.fileSystem.addDirectory("/home/agent")
+        await harness.group.start()
+        let warnings = harness.logs.entries.filter { $0.level == .warning }.map { $0.message.description }
+        #expect(warnings.contains { $0.hasPrefix("none of the directories exists: waiting for \(first),\(second)") })
+    }
+
+    @Test("A directory of the list that is another through a symbolic link counts once")
+    func symlinkedDuplicate() async throws {
+        let harness = try GroupHarness()
+        harness.fileSystem.addFile("\(first)/projects/-repo/\(uuid1).jsonl", modified: at(9_500))
+        harness.fileSystem.addFile("\(second)/projects/-repo/\(uuid1).jsonl", modified: at(9_500))
+        harness.fileSystem.resolve(second, to: first)
+        await harness.group.start()
+        #expect(harness.snapshot.sessions == 1)
+        #expect(!harness.registry.watchedPaths.contains { $0.hasPrefix(second) })
+        #expect(
+            harness.logs.entries.contains {
+                $0.message.description == "\(second) is the same directory as \(first); counted once"
+            }
+        )
+        await harness.group.rescan()
+        #expect(harness.snapshot.sessions == 1)
+    }
+
+    @Test("A further directory that cannot be looked at (its parent not searchable) is logged, not unhealthy")
+    func unsearchable() async throws {
+        let harness = try GroupHarness()
+        harness.fileSystem.addDirectory(first)
+        harness.fileSystem.denySearch(second)
+        await harness.group.start()
+        #expect(harness.snapshot.healthy)
+        #expect(harness.logs.entries.contains { $0.level == .warning && "\($0.metadata["path"] ?? "")" == second })
+    }
+
+    @Test("A watch two trackers share, removed by one: the other is told (IN_IGNORED) and watches again")
+    func sharedWatchRemoved() async throws {
+        let harness = try GroupHarness()
+        harness.fileSystem.addDirectory(first)
+        await harness.group.start()
+        // Both await folders in /home/agent: .config (for the second directory), .happy, .codex, .gemini.
+        let shared = try #require(harness.registry.descriptor("/home/agent"))
+        harness.fileSystem.addDirectory(second)
+        await harness.group.handle([try harness.event("/home/agent", ".config", [.create, .isDirectory])])
+        #expect(harness.snapshot.directoriesPresent[RootDirectory.claude.index])
+        if harness.registry.descriptor("/home/agent") == nil {
+            // The second tracker no longer needed it and removed the kernel's watch: the kernel says so.
+            await harness.group.handle([InotifyEvent(descriptor: shared, mask: .ignored, name: nil)])
+        }
+        harness.fileSystem.addDirectory("/home/agent/.codex/sessions")
+        await harness.group.handle([try harness.event("/home/agent", ".codex", [.create, .isDirectory])])
+        #expect(harness.snapshot.directoriesPresent[RootDirectory.codex.index], "the main tracker lost its watch")
+    }
 }

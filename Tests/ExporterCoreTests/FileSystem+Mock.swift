@@ -92,10 +92,20 @@ final class FakeFileSystem: FileSystem {
         )
     }
 
-    /// No links here: a path that exists is its own canonical path.
+    /// A path that exists is its own canonical path, unless ``resolve(_:to:)`` said it is a link.
     func canonicalPath(of path: String) -> String? {
-        nodes.withLock { $0[path] } == nil ? nil : path
+        if let target = links.withLock({ $0[path] }) { return target }
+        return nodes.withLock { $0[path] } == nil ? nil : path
     }
+
+    private let links = Locked<[String: String]>([:])
+    private let unsearchable = Locked<Set<String>>([])
+
+    /// `path` (a directory added as usual) resolves to `target`, as a symbolic link to it would.
+    func resolve(_ path: String, to target: String) { links.withLock { $0[path] = target } }
+
+    /// `stat` of `path` fails with `EACCES`, as when a folder on the way may not be searched.
+    func denySearch(_ path: String) { unsearchable.withLock { _ = $0.insert(path) } }
 
     /// How many files were read (``contents(of:limit:)`` calls), for cost-per-event tests.
     private let reads = Locked(0)
@@ -136,6 +146,7 @@ final class FakeFileSystem: FileSystem {
     }
 
     func status(of path: String) throws(Errno) -> FileStatus {
+        if unsearchable.withLock({ $0.contains(path) }) { throw Errno(EACCES, call: "stat") }
         let node = nodes.withLock { $0[path] }
         guard let node else { throw Errno(ENOENT, call: "stat") }
         return FileStatus(kind: node.kind, modified: node.modified)

@@ -29,7 +29,7 @@ private func turnContext(_ model: String) -> String {
 
 private func counted(_ verdict: UsageLine.Verdict) -> (String?, TokenCounts)? {
     guard case .usage(let record) = verdict else { return nil }
-    #expect(record.response == nil, "Codex events have no response id")
+    #expect(record.response != nil, "a Codex event's identity is its line")
     return (record.model, record.tokens)
 }
 
@@ -96,9 +96,8 @@ struct CodexRolloutTests {
         #expect(rollout.read(rateLimitsOnly) == .irrelevant)
         #expect(rollout.read(tokenCount(last: (0, 0, 0, 0))) == .irrelevant)
         #expect(rollout.read(tokenCount(last: (10, 0, 1, 0), timestamp: nil)) == .skipped(.schema))
-        // The words inside text are not records.
-        let message =
-            #"{"timestamp":"t","type":"event_msg","payload":{"type":"agent_message","message":"\"token_count\""}}"#
+        // The word as a key of another event: parsed (the marker matches), and not a token count.
+        let message = #"{"timestamp":"t","type":"event_msg","payload":{"type":"agent_message","token_count":1}}"#
         #expect(rollout.read(message) == .irrelevant)
         let item = #"{"timestamp":"t","type":"response_item","payload":{"type":"token_count","info":{}}}"#
         #expect(rollout.read(item) == .irrelevant)
@@ -125,6 +124,31 @@ struct CodexRolloutTests {
         let read = try #require(counted(rollout.read(odd)))
         #expect(read.1 == TokenCounts(input: 0, output: 12, cacheRead: 0))
     }
+
+    @Test("A rollout read again counts nothing twice: the line is the event's identity")
+    func readAgain() throws {
+        var ledger = UsageLedger()
+        let events = [
+            tokenCount(last: (100, 0, 10, 0)), tokenCount(last: (100, 0, 10, 0), timestamp: "2026-12-02T09:00:01.000Z"),
+        ]
+        for _ in 0..<2 {
+            var rollout = CodexRollout()
+            _ = rollout.read(turnContext("gpt-5-codex"))
+            for event in events { ledger.add(rollout.read(event)) }
+        }
+        #expect(ledger.models["gpt-5-codex"]?.messages == 2)
+        #expect(ledger.models["gpt-5-codex"]?.tokens.input == 200)
+    }
+
+    @Test("As ccusage: a null cached count falls back to cache_read_input_tokens; an infinite count is 0")
+    func ccusageFallbacks() throws {
+        var rollout = CodexRollout()
+        let line =
+            #"{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"last_token_usage":"#
+            + #"{"input_tokens":50,"cached_input_tokens":null,"cache_read_input_tokens":20,"output_tokens":1e400}}}}"#
+        let read = try #require(counted(rollout.read(line)))
+        #expect(read.1 == TokenCounts(input: 30, output: 0, cacheRead: 20))
+    }
 }
 
 @Suite("The whole-value JSON reader")
@@ -137,13 +161,18 @@ struct JSONValueTests {
         )
         #expect(JSONValue.parse("0") == .number(0))
         for bad in [
-            "", "{", "[1,]", "01", "1.", "-", "tru", #""\x""#, "\"\u{01}\"", #""\ud800""#, "{} {}", #"{"a" 1}"#,
+            "", "{", "[1,]", "01", "1.", "-", "tru", #""\x""#, "\"\u{01}\"", "{} {}", #"{"a" 1}"#,
+            "\"\\u\u{10}\u{10}\u{10}\u{10}\"",
         ] {
             #expect(JSONValue.parse(bad) == nil, "\(bad) parsed")
         }
         let deep = String(repeating: "[", count: 300) + String(repeating: "]", count: 300)
         #expect(JSONValue.parse(deep) == nil, "nesting without bound")
+        // As Node reads a file decoded as UTF-8: what cannot be a character is U+FFFD.
         let invalidUTF8: [UInt8] = [0x22, 0xFF, 0x22]
-        #expect(invalidUTF8.withUnsafeBytes { JSONValue.parse($0) } == nil)
+        #expect(invalidUTF8.withUnsafeBytes { JSONValue.parse($0) } == .string("\u{FFFD}"))
+        #expect(JSONValue.parse(#""\ud800x""#) == .string("\u{FFFD}x"))
+        #expect(JSONValue.parse(#""\ud800\u0041""#) == .string("\u{FFFD}A"))
+        #expect(JSONValue.parse("1e400") == .number(.infinity))
     }
 }

@@ -201,8 +201,9 @@ class ManifestTests(unittest.TestCase):
                 name = variable["name"]
                 self.assertIn(f"env: {name}\n", accepted, f"{name} is not a variable the binary knows")
                 value = variable.get("value", "from-the-downward-api")
-                if name in ("CLAUDE_DIR", "HAPPY_DIR"):
-                    value = os.path.join(tree, os.path.basename(value))
+                if name.endswith("_DIR"):
+                    # Each directory of a list moved into the test's tree (`.config/claude` as `config-claude`).
+                    value = ",".join(os.path.join(tree, path.strip("/").replace("/", "-")) for path in value.split(","))
                 environment[name] = value
             # The binary accepts every value the manifest gives (exit 78 would name the bad one).
             once = subprocess.run([DEBUG_BINARY, "--once"], env=environment, capture_output=True, text=True)
