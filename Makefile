@@ -6,13 +6,16 @@ SWIFT ?= swift
 REVISION := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 RELEASE_FLAGS := -c release --static-swift-stdlib -Xcc -DEXPORTER_REVISION='"$(REVISION)"'
 BINARY := .build/release/claude-metrics-exporter
+VERSION := $(shell sed -n 's/^let version = "\(.*\)"/\1/p' Sources/claude-metrics-exporter/main.swift)
 # Debian packages: the tests need promtool and prometheus (package prometheus) for the exposition format,
 # the rules and a real scrape, systemd-analyze (package systemd) for the unit files, and systemd-nspawn
 # (package systemd-container) to boot a real systemd with the unit installed, strace to prove that nothing is
 # written into the watched trees, podman, runc, catatonit and busybox-static for the image and a real pod, and
 # chromium to load the status page in a real browser; the demo needs curl.
-TEST_PACKAGES := prometheus systemd systemd-container strace podman runc catatonit busybox-static chromium
-TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace podman runc catatonit busybox chromium
+TEST_PACKAGES := prometheus systemd systemd-container strace podman runc catatonit busybox-static chromium \
+  $(DEB_PACKAGES) debootstrap
+TEST_COMMANDS := promtool prometheus systemd-analyze systemd-nspawn strace podman runc catatonit busybox chromium \
+  $(DEB_COMMANDS) debootstrap
 # The deploy tests run on Debian's python3 with Debian's python3-yaml, in a virtual environment under .build
 # that sees Debian's packages and adds kubernetes-validate from PyPI (Debian does not package it).
 DEBIAN_PYTHON := /usr/bin/python3
@@ -21,6 +24,10 @@ DEPLOY_VENV := .build/deploy-venv
 DEPLOY_PYTHON := $(DEPLOY_VENV)/bin/python
 DEMO_PACKAGES := curl
 DEMO_COMMANDS := curl
+# make deb needs Debian's packaging tools; the manual page is checked with man (man-db, groff).
+DEB_PACKAGES := debhelper dpkg-dev fakeroot lintian man-db groff-base
+DEB_COMMANDS := dh dpkg-buildpackage fakeroot lintian man groff
+
 # The benchmark needs wrk (scrape throughput) and strip (binutils).
 BENCH_PACKAGES := wrk binutils
 BENCH_COMMANDS := wrk strip
@@ -54,7 +61,7 @@ UNITS := claude-metrics-exporter.service claude-metrics-exporter@.service claude
 
 FUZZ_SECONDS ?= 600
 
-.PHONY: image tsan help deps build-deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
+.PHONY: man dist deb deb-deps image tsan help deps build-deps demo-deps bench-deps bench docker build install uninstall fuzz release run demo test lint format clean
 
 help:
 	@echo "make demo     run the exporter on a generated sample tree and watch it go active, then idle"
@@ -66,6 +73,9 @@ help:
 	@echo "make bench    measure the performance budget with the release binary (about 5 minutes)"
 	@echo "make install  install the binary and the systemd units (PREFIX=$(PREFIX), DESTDIR honoured)"
 	@echo "make image    build the container image with podman (localhost/claude-metrics-exporter)"
+	@echo "make deb      build dist/claude-metrics-exporter_VERSION_ARCH.deb (Debian's tools, installed when root)"
+	@echo "make dist     build dist/claude-metrics-exporter-VERSION-linux-ARCH.tar.gz and its .sha256"
+	@echo "make man      write the manual page, $(MAN_PAGE), from the options table"
 	@echo "make tsan     run the unit and integration tests under ThreadSanitizer"
 	@echo "make fuzz     fuzz the HTTP request, registry and usage-line parsers with libFuzzer, and the usage reader against Python's json, FUZZ_SECONDS each (default 600)"
 
@@ -152,11 +162,53 @@ fuzz: build-deps
 	$(SWIFT) build --product usage-lines
 	python3 Tests/Differential/usage_differential.py .build/debug/usage-lines --seconds $(FUZZ_SECONDS) --seed $$(date +%s)
 
+# The manual page, written by Tools/man-page from the option table that --help prints (it cannot drift), dated
+# by the last commit.
+DATE := $(shell git log -1 --format=%cs 2>/dev/null || date +%F)
+ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m)
+MAN_PAGE := .build/claude-metrics-exporter.1
+man: build-deps
+	$(SWIFT) build --product man-page
+	.build/debug/man-page $(VERSION) $(DATE) > $(MAN_PAGE)
+
+# The release archive: the stripped binary, the units, the settings file, the manual page, README and LICENSE,
+# with a .sha256 beside it. Reproducible: sorted, owned by root, dated by the last commit.
+DIST_NAME := claude-metrics-exporter-$(VERSION)-linux-$(ARCH)
+dist: release man
+	rm -rf .build/dist && mkdir -p .build/dist/$(DIST_NAME) dist
+	strip -o .build/dist/$(DIST_NAME)/claude-metrics-exporter $(BINARY)
+	cp systemd/claude-metrics-exporter.service systemd/claude-metrics-exporter@.service \
+	  systemd/claude-metrics-exporter.socket $(MAN_PAGE) README.md LICENSE .build/dist/$(DIST_NAME)/
+	cp systemd/claude-metrics-exporter.env .build/dist/$(DIST_NAME)/claude-metrics-exporter.default
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=$(DATE) -C .build/dist \
+	  -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
+	cd dist && sha256sum $(DIST_NAME).tar.gz > $(DIST_NAME).tar.gz.sha256
+	@echo "dist/$(DIST_NAME).tar.gz"
+
+# The Debian package, with dpkg-buildpackage and debhelper (debian/), in a copy under .build/deb so that nothing
+# is written beside the checkout; the release binary and the manual page are built first (the Swift toolchain is
+# not a Debian package: -d). Then lintian.
+DEB := dist/claude-metrics-exporter_$(VERSION)_$(ARCH).deb
+deb-deps:
+	$(call require,$(DEB_COMMANDS),$(DEB_PACKAGES))
+
+deb: deb-deps release man
+	@test "$$(dpkg-parsechangelog -l debian/changelog -S Version)" = "$(VERSION)" || \
+	  { echo "debian/changelog's version is not $(VERSION): add an entry (dch -v $(VERSION))"; exit 1; }
+	rm -rf .build/deb && mkdir -p .build/deb/src/.build/release dist
+	cp -r debian systemd README.md LICENSE .build/deb/src/
+	cp $(BINARY) .build/deb/src/.build/release/
+	cp $(MAN_PAGE) .build/deb/src/.build/
+	cd .build/deb/src && dpkg-buildpackage -b -d -us -uc --no-pre-clean > ../build.log 2>&1 \
+	  || { tail -40 ../build.log; exit 1; }
+	mv .build/deb/claude-metrics-exporter_$(VERSION)_$(ARCH).deb $(DEB)
+	lintian --info --display-info $(DEB) | tee .build/deb/lintian.txt
+	@echo "$(DEB) ($$(stat -c %s $(DEB)) bytes)"
+
 # The image with podman (Debian's package; as root): the Dockerfile's runtime stage around the stripped release
 # binary, on the distroless base where it can be pulled, else (IMAGE_BASE=local, the default here) on a base
 # assembled from Debian's packages by scripts/runtime-base.sh. Tags localhost/claude-metrics-exporter:latest
 # and :VERSION.
-VERSION := $(shell sed -n 's/^let version = "\(.*\)"/\1/p' Sources/claude-metrics-exporter/main.swift)
 IMAGE_BASE ?= local
 image: release
 	@command -v podman >/dev/null || { echo "podman not found. Install with: sudo apt-get install -y podman runc catatonit"; exit 1; }

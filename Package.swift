@@ -77,6 +77,9 @@ let package = Package(
         // For the differential test of the usage reader against Python's json module: one verdict per input line.
         .executableTarget(name: "usage-lines", dependencies: ["TokenUsage"], path: "Tools/usage-lines"),
 
+        // claude-metrics-exporter(1), printed from the option table that --help uses (make man).
+        .executableTarget(name: "man-page", dependencies: ["ExporterCore"], path: "Tools/man-page"),
+
         // Helpers shared by the test targets: a raw HTTP client, waiting on conditions.
         .target(name: "TestSupport", dependencies: ["Platform"], path: "Tests/TestSupport"),
         // For tests only: stops one thread of the exporter (ptrace), as a stuck state actor would be.

@@ -24,7 +24,8 @@ extension ExporterConfiguration {
                 fallbackVariable: root.fallbackVariable,
                 flag: root.flag,
                 placeholder: "PATH",
-                help: "\(root.summary)" + (root.acceptsList ? "; a comma-separated list watches each" : "") + " ("
+                help: "\(root.summary): an absolute path, which need not exist yet"
+                    + (root.acceptsList ? "; a comma-separated list watches each" : "") + " ("
                     + (root.fallbackVariable.map { "else \($0); " } ?? "")
                     + "default \(root.defaultPaths.joined(separator: ",")))"
             ) { config, setting, value throws(ConfigurationError) in
@@ -49,7 +50,8 @@ extension ExporterConfiguration {
             variable: "IDLE_TIMEOUT_MINUTES",
             flag: "--idle-timeout-minutes",
             placeholder: "MINUTES",
-            help: "activity younger than this is active (default 10; fractions such as 0.5 allowed)"
+            help: "activity younger than this is active: minutes, more than 0 and at most 10080, fractions such as 0.5 "
+                + "allowed (default 10)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed =
                 "expected a number of minutes greater than 0 and at most 10080 (one week), such as 10 or 0.5"
@@ -61,7 +63,7 @@ extension ExporterConfiguration {
             variable: "METRICS_PORT",
             flag: "--metrics-port",
             placeholder: "PORT",
-            help: "TCP port to serve /metrics on (default 8080; 0 picks a free port)"
+            help: "TCP port to serve /metrics on, 1 to 65535, or 0 to pick a free port (default 8080)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed = "expected a TCP port, an integer from 1 to 65535 (or 0 for any free port)"
             let trimmed = try nonBlank(setting, value, allowed: allowed)
@@ -86,7 +88,7 @@ extension ExporterConfiguration {
             variable: "UPDATE_INTERVAL_SECONDS",
             flag: "--update-interval-seconds",
             placeholder: "SECONDS",
-            help: "period of the fallback rescan that repairs anything inotify missed (default 30)"
+            help: "period of the fallback rescan that repairs anything inotify missed, 0.1 to 3600 seconds (default 30)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed = "expected a number of seconds from 0.1 to 3600, such as 30"
             config.rescanIntervalSeconds = try number(setting, value, allowed: allowed, rescanIntervalRange.contains)
@@ -95,7 +97,8 @@ extension ExporterConfiguration {
             variable: "DRAIN_QUIET_SECONDS",
             flag: "--drain-quiet-seconds",
             placeholder: "SECONDS",
-            help: "/-/drain answers once no session is busy or waiting and the newest activity is this old (default 30)"
+            help: "/-/drain answers once no session is busy or waiting and the newest activity is this old, 0 to 86400 "
+                + "seconds (default 30)"
         ) { config, setting, value throws(ConfigurationError) in
             let allowed = "expected a number of seconds from 0 to 86400, such as 30"
             config.drainQuietSeconds = try number(setting, value, allowed: allowed, drainQuietRange.contains)

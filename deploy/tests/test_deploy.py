@@ -773,6 +773,147 @@ class SystemdBootTests(unittest.TestCase):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def debian_root():
+    """A minimal Debian bookworm with systemd (debootstrap), built once per machine and kept under .build: about
+    100 packages from the Debian mirror the first time, then reused as it is (each test boots it with a
+    throw-away overlay, so it is never changed)."""
+    root = os.path.join(ROOT, ".build", "debian-root", "bookworm")
+    if os.path.exists(os.path.join(root, ".complete")):
+        return root
+    debootstrap = shutil.which("debootstrap", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if debootstrap is None:
+        raise AssertionError("debootstrap missing: apt-get install debootstrap (make test does)")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    result = subprocess.run(
+        [debootstrap, "--variant=minbase", "--include=systemd,systemd-sysv,dbus,libsystemd0", "bookworm", root,
+         "http://deb.debian.org/debian"], capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise AssertionError("debootstrap failed:\n" + result.stdout[-3000:] + result.stderr[-2000:])
+    open(os.path.join(root, ".complete"), "w").close()
+    return root
+
+
+class DebianPackageTests(unittest.TestCase):
+    """make deb's package in a minimal Debian booted by systemd-nspawn: apt-get install, the template for a user,
+    status, a scrape, reload, apt-get purge. And lintian, and the manual page."""
+
+    @classmethod
+    def setUpClass(cls):
+        make = subprocess.run(["make", "-s", "deb"], cwd=ROOT, capture_output=True, text=True)
+        if make.returncode != 0:
+            raise AssertionError("make deb failed:\n" + make.stdout[-3000:] + make.stderr[-3000:])
+        version = re.search(r'^let version = "(.*)"', open(os.path.join(ROOT, "Sources", "claude-metrics-exporter",
+                                                                         "main.swift")).read(), re.M).group(1)
+        arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True).stdout.strip()
+        cls.deb = os.path.join(ROOT, "dist", f"claude-metrics-exporter_{version}_{arch}.deb")
+
+    def test_lintian_has_no_errors_or_warnings(self):
+        lintian = subprocess.run(["lintian", "--fail-on", "error,warning", self.deb], capture_output=True, text=True)
+        self.assertEqual(lintian.returncode, 0, lintian.stdout + lintian.stderr)
+        fields = subprocess.run(["dpkg-deb", "-f", self.deb, "Depends", "Recommends"], capture_output=True,
+                                text=True).stdout
+        depends = re.findall(r"(lib[\w.+-]+)", fields.split("Recommends")[0])
+        self.assertEqual(sorted(depends), ["libc6", "libgcc-s1", "libstdc++6"], fields)
+        self.assertIn("Recommends: libsystemd0", fields)
+
+    def test_man_page_renders_without_warnings_and_names_every_option(self):
+        page = os.path.join(ROOT, ".build", "claude-metrics-exporter.1")
+        rendered = subprocess.run(["man", "--warnings", "-l", page], capture_output=True, text=True,
+                                  env=dict(os.environ, MANWIDTH="100", MAN_KEEP_FORMATTING="0"))
+        self.assertEqual(rendered.returncode, 0, rendered.stderr)
+        self.assertEqual(rendered.stderr, "", "man --warnings")
+        text = re.sub(r".\x08", "", rendered.stdout)
+        helptext = subprocess.run([DEBUG_BINARY, "--help"], capture_output=True, text=True).stdout
+        for variable in re.findall(r"env: (\w+)", helptext):
+            self.assertIn(variable, text)
+        for flag in re.findall(r"^  (--[\w-]+)", helptext, re.M):
+            self.assertIn(flag, text)
+        for section in ("SYNOPSIS", "OPTIONS", "EXIT STATUS", "SIGNALS", "FILES", "EXAMPLES", "SEE ALSO"):
+            self.assertIn(section, text)
+
+    def test_release_archive_and_its_checksum(self):
+        make = subprocess.run(["make", "-s", "dist"], cwd=ROOT, capture_output=True, text=True)
+        self.assertEqual(make.returncode, 0, make.stdout[-2000:] + make.stderr[-2000:])
+        archive = os.path.join(ROOT, make.stdout.strip().splitlines()[-1])
+        name = os.path.basename(archive)[: -len(".tar.gz")]
+        self.assertRegex(name, r"^claude-metrics-exporter-\d+\.\d+\.\d+-linux-\w+$")
+        check = subprocess.run(["sha256sum", "-c", name + ".tar.gz.sha256"], cwd=os.path.dirname(archive),
+                               capture_output=True, text=True)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        listing = subprocess.run(["tar", "-tzvf", archive], capture_output=True, text=True).stdout
+        members = sorted(line.split()[-1] for line in listing.splitlines())
+        expected = ["claude-metrics-exporter", "claude-metrics-exporter.1", "claude-metrics-exporter.default",
+                    "claude-metrics-exporter.service", "claude-metrics-exporter.socket",
+                    "claude-metrics-exporter@.service", "LICENSE", "README.md"]
+        self.assertEqual(members, sorted([name + "/"] + [f"{name}/{member}" for member in expected]))
+        self.assertTrue(all(" 0/0 " in line for line in listing.splitlines()), listing)
+        work = tempfile.mkdtemp(prefix="cme-dist-")
+        try:
+            subprocess.run(["tar", "-xzf", archive, "-C", work], check=True)
+            version = subprocess.run([os.path.join(work, name, "claude-metrics-exporter"), "--version"],
+                                     capture_output=True, text=True)
+            self.assertEqual(version.returncode, 0, version.stderr)
+            self.assertIn(name.split("-")[3], version.stdout)
+        finally:
+            shutil.rmtree(work)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root for debootstrap and systemd-nspawn (CI runs as root)")
+    def test_install_enable_scrape_reload_purge_in_a_minimal_debian(self):
+        nspawn = shutil.which("systemd-nspawn", path=os.environ.get("PATH", "") + ":/usr/bin:/bin")
+        self.assertIsNotNone(nspawn, "systemd-nspawn missing: apt-get install systemd-container (make test does)")
+        root = debian_root()
+        work = tempfile.mkdtemp(prefix="cme-deb-")
+        try:
+            check = os.path.join(work, "check")
+            shutil.copytree(os.path.join(DEPLOY, "tests", "deb"), check)
+            shutil.copy(self.deb, os.path.join(check, "claude-metrics-exporter.deb"))
+            out = os.path.join(work, "out")
+            os.makedirs(out)
+            started = time.monotonic()
+            command = [
+                nspawn, "--console=pipe", "--register=no", "--keep-unit", "--volatile=overlay", "--private-network",
+                "-D", root, f"--bind-ro={check}:/check", f"--bind={out}:/out",
+                f"--bind-ro={check}/cme-deb-check.service:/etc/systemd/system/cme-deb-check.service",
+                "-b", "systemd.unit=cme-deb-check.service", "systemd.firstboot=off",
+            ]
+            boot = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+            seconds = time.monotonic() - started
+            results = {}
+            path = os.path.join(out, "results")
+            if os.path.exists(path):
+                with open(path) as f:
+                    results = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+            logs = ""
+            for name in ("apt-install.log", "enable.log", "apt-purge.log"):
+                if os.path.exists(os.path.join(out, name)):
+                    logs += f"--- {name}\n" + open(os.path.join(out, name)).read()[-1500:]
+            context = f"results: {results}\n{logs}\nconsole tail:\n{boot.stdout[-2500:]}{boot.stderr[-1500:]}"
+            self.assertEqual(results.get("done"), "yes", context)
+            self.assertEqual(results["install_rc"], "0", context)
+            # Installing enables and starts nothing; the conffile and the manual page are there.
+            self.assertEqual((results["service_enabled"], results["service_active"]), ("disabled", "inactive"), context)
+            self.assertEqual((results["man_page"], results["conffile"]), ("yes", "1"), context)
+            # The template for alice: READY, the status line (in systemctl status too), a scrape.
+            self.assertEqual((results["enable_rc"], results["active_state"]), ("0", "active"), context)
+            self.assertTrue(results["status_text"].startswith("idle · 1 session · last activity 2 h ago"), context)
+            self.assertEqual(results["status_shown"], "1", context)
+            self.assertEqual((results["scrape_rc"], results["sessions"], results["active"]), ("0", "1", "0"), context)
+            self.assertEqual(results.get("became_active"), "yes", context)
+            self.assertEqual((results["reload_rc"], results["active_after_reload"]), ("0", "active"), context)
+            self.assertGreaterEqual(int(results["journal_reload"]), 1, context)
+            # Purged: the unit, the files, the conffile and the enablement link are gone, nothing runs, the
+            # user's data stays.
+            self.assertEqual(results["purge_rc"], "0", context)
+            self.assertEqual(results["unit_after_purge"], "not-found", context)
+            self.assertEqual(results["left"].strip(), "", context)
+            self.assertEqual(results["running"], "0", context)
+            self.assertEqual(results["home_kept"], "yes", context)
+            print(f"\n  package install test: {seconds:.1f} s in the booted root", file=sys.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 class RuntimeImageTests(unittest.TestCase):
     """What the container image has: the static binary, the loader, libc, libm, libstdc++, libgcc_s."""
 
