@@ -45,8 +45,10 @@ public struct CodexRollout: Sendable {
             guard let value, value.isObject else { return nil }
             // ccusage's `ensureNumber`: a finite number, else 0.
             func count(_ key: String) -> UInt64 {
-                guard let number = value[key]?.number, number.isFinite, number > 0 else { return 0 }
-                return number >= 0x1p64 ? .max : UInt64(number)
+                // Above 2^53 (no real turn is near it) counts 0, as on the Claude side: one hostile line must not
+                // pin a counter at its maximum.
+                guard let number = value[key]?.number, number.isFinite, number > 0, number <= 0x1p53 else { return 0 }
+                return UInt64(number)
             }
             input = count("input_tokens")
             // `cached_input_tokens ?? cache_read_input_tokens`: null falls through as a missing key does.

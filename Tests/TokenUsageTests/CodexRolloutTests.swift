@@ -145,7 +145,8 @@ struct CodexRolloutTests {
         var rollout = CodexRollout()
         let line =
             #"{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"last_token_usage":"#
-            + #"{"input_tokens":50,"cached_input_tokens":null,"cache_read_input_tokens":20,"output_tokens":1e400}}}}"#
+            + #"{"input_tokens":50,"cached_input_tokens":null,"cache_read_input_tokens":20,"output_tokens":1e400,"#
+            + #""reasoning_output_tokens":1e300}}}}"#
         let read = try #require(counted(rollout.read(line)))
         #expect(read.1 == TokenCounts(input: 30, output: 0, cacheRead: 20))
     }
