@@ -22,11 +22,11 @@ public actor ActivityTracker {
     private let store: SnapshotStore
     private let logger: Logger
     private let executor: ThreadExecutor
-    private let context: ScanContext
+    let context: ScanContext
     /// The scanner of every source.
-    private let parts: SourceParts
+    let parts: SourceParts
 
-    private var snapshot: ActivitySnapshot
+    var snapshot: ActivitySnapshot
     /// Which part of the store this tracker publishes (0: the main tracker; see ``TrackerGroup``).
     private let part: Int
     /// Active/idle, logged once for the whole group from the merged snapshot.
@@ -34,7 +34,7 @@ public actor ActivityTracker {
     private var idleTimer: Task<Void, Never>?
     private var livenessTimer: Task<Void, Never>?
     /// Which roots are there, and the watches that await the missing ones.
-    private let roots: RootWatch
+    let roots: RootWatch
     /// Mount points on, below or above the roots, as last seen (`nil` before the first look).
     private var relevantMounts: Set<MountTableMonitor.Mount>?
     private var periodicScans = 0
@@ -239,7 +239,7 @@ public actor ActivityTracker {
 
     /// Watches and scans a root and every source under it, or, while it does not exist, watches its nearest
     /// existing parent.
-    private func establish(_ root: RootDirectory, attempt: Int = 0) {
+    func establish(_ root: RootDirectory, attempt: Int = 0) {
         let path = context.path(of: root)
         do {
             guard try context.fileSystem.status(of: path).kind == .directory else {
@@ -296,58 +296,6 @@ public actor ActivityTracker {
         // A folder on the way created while its parent's watch was being set up: looked at again (at most once
         // per path component).
         if roots.missing(root, because: problem) && attempt < 64 { establish(root, attempt: attempt + 1) }
-    }
-
-    // MARK: - Events
-
-    /// Hands an event to the part that owns its directory.
-    private func apply(_ event: InotifyEvent) {
-        let roles = context.watches.roles(of: event.descriptor)
-        guard !roles.isEmpty else { return }
-        guard let name = event.name else {
-            if !event.mask.isDisjoint(with: .watchEnded) { watchEnded(event.descriptor, event.mask) }
-            return
-        }
-        let structural = !event.mask.isDisjoint(with: InotifyMask.appeared.union(.disappeared))
-        for role in roles {
-            switch role {
-            case .root(let root):
-                for source in ActivitySource.sources(under: root) {
-                    parts.rootEvent(name, of: source, structural: structural, &snapshot)
-                }
-            case .folder(let source, let folder):
-                parts.folderEvent(name, in: folder, of: source, structural: structural, &snapshot)
-            case .projects, .project, .sessionFolder, .subagents:
-                parts.projects.handle(name: name, in: role, structural: structural)
-            case .sessions:
-                parts.registry.handle(name: name, &snapshot)
-            case .ancestor(let root):
-                if roots.isOnTheWay(name, to: root), structural || event.mask.contains(.attrib) {
-                    establish(root)
-                }
-            }
-        }
-    }
-
-    /// The watched directory itself was deleted, moved, or unmounted.
-    private func watchEnded(_ descriptor: WatchDescriptor, _ mask: InotifyMask) {
-        let gone = context.watches.ended(descriptor, removedByKernel: mask.contains(.ignored))
-        for role in gone {
-            switch role {
-            case .root(let root):
-                context.unwatchTree(role)
-                establish(root)
-            case .ancestor(let root):
-                roots.ancestorWatchEnded(root)
-                establish(root)
-            case .folder(let source, let folder):
-                parts.folderWatchEnded(folder, of: source, &snapshot)
-            case .sessions:
-                parts.registry.folderChanged(&snapshot)
-            case .projects, .project, .sessionFolder, .subagents:
-                parts.projects.watchEnded(role)
-            }
-        }
     }
 
     // MARK: - Publishing and timers
