@@ -42,6 +42,11 @@ BUDGET = {
     "wrk_c4_p99_ms": (2.6, "max", "ms"),
     "startup_ms": (25, "max", "ms"),
     "rescan_100k_ms": (155, "max", "ms"),
+    # Agent trees crowded with folders (issue 14): 20,000 Gemini project folders and 20,000 Codex days, all recent.
+    "crowded_startup_scan_ms": (1500, "max", "ms"),
+    "crowded_rescan_ms": (800, "max", "ms"),
+    "crowded_watches": (1300, "max", "watches"),
+    "crowded_rss_mb": (24, "max", "MB"),
     # Token usage (issue 12): history of --usage-megabytes (1 GB, 1,000,000 responses by default).
     "usage_history_mb_per_s": (200, "min", "MB/s"),
     "usage_speedup_vs_python": (5, "min", "x"),
@@ -83,6 +88,8 @@ class Exporter:
         environment.update(
             CLAUDE_DIR=os.path.join(root, ".claude"),
             HAPPY_DIR=os.path.join(root, ".happy"),
+            CODEX_DIR=os.path.join(root, ".codex"),
+            GEMINI_DIR=os.path.join(root, ".gemini"),
             METRICS_PORT=str(self.port),
             LISTEN_ADDRESS="127.0.0.1",
             POD_NAME="bench",
@@ -367,6 +374,14 @@ def measure_rescans(root, sessions, count=7):
     text = exporter.scrape()
     full = exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000
     rss_start = exporter.status("VmRSS")
+    periodic = median_rescan(exporter, text, count)
+    rss, hwm = exporter.status("VmRSS"), exporter.status("VmHWM")
+    exporter.stop()
+    return full, periodic, rss_start, rss, hwm
+
+
+def median_rescan(exporter, text, count):
+    """The median of the next `count` periodic rescans' durations (ms), from the exporter's own gauge."""
     durations, seen = [], exporter.value(text, "claude_exporter_rescans_total")
     deadline = time.time() + count * 4 + 30
     while len(durations) < count and time.time() < deadline:
@@ -376,9 +391,32 @@ def measure_rescans(root, sessions, count=7):
             seen = rescans
             durations.append(exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000)
         time.sleep(0.05)
-    rss, hwm = exporter.status("VmRSS"), exporter.status("VmHWM")
+    return statistics.median(durations) if durations else None
+
+
+def measure_crowded(root, folders=20000):
+    """An agent tree that something keeps filling with folders: `folders` empty Gemini project folders, and as
+    many Codex day folders holding one rollout each, all just created (so all recent). Returns the first scan
+    and the median rescan (ms), the watch count and the resident memory."""
+    for i in range(folders):
+        os.makedirs(os.path.join(root, ".gemini", "tmp", f"project-{i:05d}"))
+    sessions = os.path.join(root, ".codex", "sessions")
+    for i in range(folders):
+        day = os.path.join(sessions, str(2000 + i // 372), f"{i // 31 % 12 + 1:02d}", f"{i % 31 + 1:02d}")
+        os.makedirs(day)
+        open(os.path.join(day, f"rollout-{i}.jsonl"), "w").close()
+    os.makedirs(os.path.join(root, ".claude"), exist_ok=True)
+    exporter = Exporter(root, UPDATE_INTERVAL_SECONDS=1, USAGE_METRICS="off")
+    series = 'claude_activity_files{pod="bench",repository="bench",source="codex"}'
+    exporter.wait_for(series, lambda v: v == folders, timeout=300)
+    text = exporter.scrape()
+    full = exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000
+    periodic = median_rescan(exporter, text, 5)
+    text = exporter.scrape()
+    watches = exporter.value(text, "claude_exporter_watches")
+    rss = exporter.status("VmRSS") / 1e6
     exporter.stop()
-    return full, (statistics.median(durations) if durations else None), rss_start, rss, hwm
+    return full, periodic, watches, rss
 
 
 def binary_facts():
@@ -406,6 +444,7 @@ def main():
     parser.add_argument("--usage-megabytes", type=int, default=1024, help="transcript history for the usage figures")
     parser.add_argument("--usage-responses", type=int, default=1000000, help="responses in that history")
     parser.add_argument("--usage-only", action="store_true", help="measure only the token-usage figures")
+    parser.add_argument("--crowded-only", action="store_true", help="measure only the crowded agent trees")
     args = parser.parse_args()
 
     if not os.path.exists(BINARY):
@@ -414,6 +453,14 @@ def main():
     # are written back; the exporter's release of its startup code pages would then do nothing.
     os.sync()
     results, notes = {}, {}
+    if args.crowded_only:
+        work = tempfile.mkdtemp(prefix="cme-bench-crowded-")
+        try:
+            crowded = measure_crowded(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        keys = ["crowded_startup_scan_ms", "crowded_rescan_ms", "crowded_watches", "crowded_rss_mb"]
+        raise SystemExit(print(json.dumps(dict(zip(keys, crowded)), indent=1)))
     results.update(measure_usage(args.usage_megabytes, args.usage_responses))
     work = tempfile.mkdtemp(prefix="cme-bench-")
     try:
@@ -464,6 +511,15 @@ def main():
         results["rss_growth_over_10000_scrapes_kb"] = (exporter.status("VmRSS") - rss_before) / 1024
         exporter.stop()
         results["idle_flip_late_ms"] = statistics.median(measure_idle_flip(work) or [float("nan")])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    work = tempfile.mkdtemp(prefix="cme-bench-crowded-")
+    try:
+        print("generating 20,000 Gemini project folders and 20,000 Codex days ...", file=sys.stderr)
+        crowded = measure_crowded(work)
+        results["crowded_startup_scan_ms"], results["crowded_rescan_ms"] = crowded[0], crowded[1]
+        results["crowded_watches"], results["crowded_rss_mb"] = crowded[2], crowded[3]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -6,6 +6,13 @@ import Synchronization
 /// The HTTP path renders from the latest snapshot plus the clock, without awaiting the actor.
 /// Everything time-dependent (active or idle, minutes since) is derived at read time, never stored.
 public struct ActivitySnapshot: Sendable, Equatable {
+    /// One directory of a root (a root whose setting is a list has several) and whether it exists.
+    public struct DirectoryState: Sendable, Equatable {
+        public var root: RootDirectory
+        public var path: String
+        public var present: Bool
+    }
+
     /// The newest activity per source (`nil`: no activity file seen yet).
     public var newest = PerSource<Activity?>(repeating: nil)
     /// Activity files per source.
@@ -16,6 +23,9 @@ public struct ActivitySnapshot: Sendable, Equatable {
     public var healthy = true
     /// Whether each ``RootDirectory`` (by index) exists as a directory; false until the first scan has looked.
     public var directoriesPresent = [Bool](repeating: false, count: RootDirectory.allCases.count)
+    /// Every directory the trackers look after (each one of a list), in ``RootDirectory`` order, and whether it
+    /// exists: for the status page.
+    public var directoryStates: [DirectoryState] = []
     /// Directories under inotify watch.
     public var watches = 0
     public var watchErrors: UInt64 = 0
@@ -101,6 +111,7 @@ extension ActivitySnapshot {
             for index in merged.directoriesPresent.indices where part.directoriesPresent[index] {
                 merged.directoriesPresent[index] = true
             }
+            merged.directoryStates += part.directoryStates
             merged.watches += part.watches
             merged.watchErrors &+= part.watchErrors
             merged.lastScanDuration += part.lastScanDuration
@@ -117,6 +128,8 @@ extension ActivitySnapshot {
         }
         merged.liveSessions.sort { $0.pid < $1.pid }
         merged.happyProcesses.sort { $0.pid < $1.pid }
+        let states = merged.directoryStates
+        merged.directoryStates = RootDirectory.allCases.flatMap { root in states.filter { $0.root == root } }
         return merged
     }
 

@@ -98,6 +98,16 @@ public struct RootDirectory: Sendable, Hashable, CustomStringConvertible {
     public var acceptsList: Bool { declaration.moreDefaultPaths != nil }
     /// Every default directory: ``defaultPath``, then the others of a list.
     public var defaultPaths: [String] { [defaultPath] + (declaration.moreDefaultPaths ?? []) }
+    /// The files below it that an agent's sessions are, for `--help` (`sessions/NNNN/NN/NN/rollout-*.jsonl`): set
+    /// for a root whose sources are all such files (Codex's, Gemini CLI's).
+    public var agentFiles: String? {
+        let sources = ActivitySource.sources(under: self)
+        let patterns = sources.compactMap { source -> String? in
+            guard source.agent != nil, case .files(let pattern) = source.layout else { return nil }
+            return pattern.description
+        }
+        return !patterns.isEmpty && patterns.count == sources.count ? patterns.joined(separator: ", ") : nil
+    }
 
     /// Whether a source under it holds token usage (Claude Code's transcripts, Codex's rollouts).
     public var holdsTranscripts: Bool {

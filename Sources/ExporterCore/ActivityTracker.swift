@@ -44,6 +44,11 @@ public actor ActivityTracker {
 
     /// Every this many periodic rescans, one stats every file even in watched directories.
     static let deepRescanEvery = 10
+    /// The sources of agents other than Claude Code whose files are counted (their counts are logged by each scan).
+    static let otherAgents = ActivitySource.allCases.filter { source in
+        guard case .files = source.layout else { return false }
+        return source.agent != nil && source != .transcripts
+    }
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -212,7 +217,7 @@ public actor ActivityTracker {
         store.recordAnswer(at: finished)
         snapshot.lastScanDuration = seconds
         snapshot.rescans &+= 1
-        let metadata: Logger.Metadata = [
+        var metadata: Logger.Metadata = [
             "reason": "\(reason.rawValue)",
             "sessions": "\(tree().sessions)",
             "transcripts": "\(tree().files[.transcripts])",
@@ -220,6 +225,13 @@ public actor ActivityTracker {
             "watches": "\(context.watches.count)",
             "duration_ms": "\(Int((seconds * 1000).rounded()))",
         ]
+        for source in Self.otherAgents where settings.roots.contains(source.root) {
+            metadata[source.rawValue] = "\(tree().files[source])"
+        }
+        if settings.roots.count == 1, let root = settings.roots.first {
+            // One more directory of a list: its own scan, said with its path.
+            metadata["directory"] = "\(settings.directory(of: root))"
+        }
         switch reason {
         case .startup, .reload:
             logger.info("scan finished", metadata: metadata)
@@ -306,6 +318,9 @@ public actor ActivityTracker {
         snapshot.sessions = context.tree.sessions
         snapshot.healthy = context.claudeReadable
         snapshot.directoriesPresent = roots.presence
+        snapshot.directoryStates = settings.roots.map { root in
+            .init(root: root, path: settings.directory(of: root), present: snapshot.directoriesPresent[root.index])
+        }
         snapshot.watches = context.watches.count
         snapshot.watchErrors = context.watches.failures
         store.publish(snapshot, part: part)

@@ -24,13 +24,15 @@ extension ExporterConfiguration {
                 fallbackVariable: root.fallbackVariable,
                 flag: root.flag,
                 placeholder: "PATH",
-                help: "\(root.summary): an absolute path, which need not exist yet"
+                help:
+                    "\(root.summary)\(root.agentFiles.map { " (its sessions: \($0))" } ?? ""): an absolute path, which "
+                    + "need not exist yet"
                     + (root.acceptsList ? "; a comma-separated list watches each" : "") + " ("
                     + (root.fallbackVariable.map { "else \($0); " } ?? "")
                     + "default \(root.defaultPaths.joined(separator: ",")))"
             ) { config, setting, value throws(ConfigurationError) in
                 guard root.acceptsList else {
-                    config.directories[root.index] = try directory(setting, value)
+                    config.directories[root.index] = try directory(setting, value, example: root.defaultPath)
                     config.moreDirectories[root.index] = []
                     return
                 }
@@ -257,7 +259,11 @@ extension ExporterConfiguration {
         return paths
     }
 
-    private static func directory(_ setting: String, _ value: String) throws(ConfigurationError) -> String {
+    private static func directory(
+        _ setting: String,
+        _ value: String,
+        example: String = RootDirectory.claude.defaultPath
+    ) throws(ConfigurationError) -> String {
         guard !value.utf8.contains(0) else {
             throw ConfigurationError(setting: setting, value: value, allowed: "expected a path without NUL bytes")
         }
@@ -267,7 +273,7 @@ extension ExporterConfiguration {
             throw ConfigurationError(
                 setting: setting,
                 value: value,
-                allowed: "expected an absolute path (starting with /), such as /home/agent/.claude"
+                allowed: "expected an absolute path (starting with /), such as \(example)"
             )
         }
         var path = value

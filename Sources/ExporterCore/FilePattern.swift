@@ -27,7 +27,18 @@ public struct FilePattern: Sendable {
     }
 }
 
-extension FilePattern {
+extension FilePattern: CustomStringConvertible {
+    /// The pattern as `--help`, the manual and logs show it: `sessions/NNNN/NN/NN/rollout-*.jsonl`.
+    public var description: String {
+        let steps = folders.map { step in
+            switch step {
+            case .named(let name): name
+            case .matching(let rule): rule.description == "*" ? "<name>" : rule.description
+            }
+        }
+        return (steps + [files.description]).joined(separator: "/")
+    }
+
     /// Calls `body` with the path of every matching file under `root` (a listing, no watches): for readers that
     /// walk a source's files themselves. Folders that cannot be listed are passed over.
     public func forEachFile(under root: String, fileSystem: any FileSystem, _ body: (String) -> Void) {

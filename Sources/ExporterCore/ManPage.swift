@@ -175,13 +175,7 @@ extension ExporterConfiguration {
         case .claudeProjects: "the session transcripts, projects/<slug>/*.jsonl and their subagents'"
         case .sessionRegistry: "the live session registry, sessions/<pid>.json"
         case .happyProcesses: "the thinking state logged in logs/<date-time>-pid-<pid>.log by live Happy processes"
-        case .files(let pattern):
-            pattern.folders.map { step in
-                switch step {
-                case .named(let name): name
-                case .matching(let rule): rule.description == "*" ? "<name>" : rule.description
-                }
-            }.joined(separator: "/") + (pattern.folders.isEmpty ? "" : "/") + pattern.files.description
+        case .files(let pattern): pattern.description
         }
     }
 }

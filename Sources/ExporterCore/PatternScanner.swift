@@ -1,4 +1,5 @@
 import FileWatching
+import Logging
 import Platform
 
 /// Keeps one ``SourceLayout/files(_:)`` source up to date: watches every folder its ``FilePattern`` reaches below
@@ -11,17 +12,35 @@ import Platform
 /// below it changed within the watch window; the others are listed, with every file stat'ed, by each rescan. A
 /// folder that appears is recent, so a new day's folder is watched as soon as its parent reports it.
 final class PatternScanner {
+    /// At most this many bounded folders are watched at once (the most recent); the others are listed by each
+    /// rescan. A day of Codex or a project of Gemini CLI is a bounded folder: only a tree that something keeps
+    /// filling with folders has more than a few recent ones.
+    static let recentFoldersWatched = 64
+    /// At most this many folders of one source are watched at once, bounded or not.
+    static let foldersWatched = 1024
+
     let source: ActivitySource
     private let pattern: FilePattern
     private let context: ScanContext
     /// The matching files of each folder at the pattern's last step, by name hash.
     private var folders: [String: Set<UInt64>] = [:]
-    /// Every folder below the root that was scanned and is there, at any depth.
-    private var known: Set<String> = []
+    /// How many files ``folders`` holds in all.
+    private var fileCount = 0
+    /// Every folder below the root that was scanned and is there, at any depth, by its parent (`""`: the root):
+    /// what is below a folder is found without looking at the rest of the tree.
+    private var subfolders: [String: Set<String>] = [:]
+    /// The folders this scanner watches (kept in step with the watch table by ``reconcileWatched()``).
+    private var watchedFolders: Set<String> = []
+    /// The bounded folders among ``watchedFolders``, with the time that made each recent.
+    private var recentWatched: [String: Timestamp] = [:]
     /// The depth of the bounded folders (`nil`: every folder is watched).
     private let boundedDepth: Int?
     /// The newest matching file seen below each bounded folder (by a listing or an event).
     private var newestBelow: [String: Timestamp] = [:]
+    /// Folders scanned since the last proof of progress for /health.
+    private var scannedSinceProgress = 0
+    /// Whether the watch limits were met (logged once).
+    private var limitLogged = false
 
     init(source: ActivitySource, pattern: FilePattern, context: ScanContext) {
         self.source = source
@@ -46,9 +65,15 @@ final class PatternScanner {
         folder.isEmpty ? name : folder + "/" + name
     }
 
+    private static func parent(of folder: String) -> String {
+        guard let slash = folder.lastIndex(of: "/") else { return "" }
+        return String(folder[..<slash])
+    }
+
     /// Scans everything from the root down (the root exists and is watched by the tracker). `rootTrusted`: the
     /// root's watch was in place before this scan (see ``ScanContext/trusts(_:)``).
     func scan(rootTrusted: Bool) {
+        reconcileWatched()
         scanFolder("", trusted: rootTrusted)
         publishCount()
     }
@@ -56,7 +81,10 @@ final class PatternScanner {
     /// The root is gone: forgets every file (the tracker drops the watches under it).
     func removeAll() {
         folders.removeAll()
-        known.removeAll()
+        fileCount = 0
+        subfolders.removeAll()
+        watchedFolders.removeAll()
+        recentWatched.removeAll()
         newestBelow.removeAll()
         publishCount()
     }
@@ -69,12 +97,12 @@ final class PatternScanner {
             let path = absolute(folder) + "/" + name
             let hash = ClaudeLayout.nameHash(name)
             if let status = try? context.fileSystem.status(of: path), status.kind == .regular {
-                folders[folder]?.insert(hash)
+                if folders[folder]?.insert(hash).inserted == true { fileCount += 1 }
                 noteNewest(status.modified, in: folder)
                 context.observe(source, status.modified, path, fromEvent: true)
                 if source.holdsTokenUsage { context.transcriptChanged(path) }
-            } else {
-                folders[folder]?.remove(hash)
+            } else if folders[folder]?.remove(hash) != nil {
+                fileCount -= 1
             }
         } else if structural, accepts(name, atStep: depth) {
             look(at: Self.child(folder, name))
@@ -86,7 +114,7 @@ final class PatternScanner {
 
     /// A watch of this source ended (its folder was deleted, moved or unmounted): looks again.
     func watchEnded(_ folder: String) {
-        context.unwatchTree(watched(folder))
+        unwatchSubtree(folder)
         look(at: folder)
         publishCount()
     }
@@ -115,28 +143,39 @@ final class PatternScanner {
 
     /// Watches and lists `folder`, and the folders below it that the pattern reaches. `watching`: whether to watch
     /// them (below a bounded folder, what was decided for it); `nil` decides at a bounded folder, and watches
-    /// elsewhere.
+    /// elsewhere (within ``foldersWatched``).
     private func scanFolder(_ folder: String, trusted rootTrusted: Bool = false, watching: Bool? = nil) {
         let depth = Self.depth(of: folder)
         let isBounded = boundedDepth == depth
-        let watching = watching ?? (isBounded ? isRecent(folder) : true)
-        let trusted = depth == 0 ? rootTrusted : watching && context.trusts(watched(folder))
+        var watching = watching ?? (isBounded ? admitRecent(folder, recentTime(of: folder)) : true)
+        // Only a watch in place before this scan can be trusted to have reported every change since.
+        let trusted = depth == 0 ? rootTrusted : context.trusts(watched(folder))
+        let overLimit = watching && !watchedFolders.contains(folder) && watchedFolders.count >= Self.foldersWatched
         if depth > 0 {
+            if overLimit {
+                noteLimit("\(Self.foldersWatched) folders")
+                if isBounded { recentWatched[folder] = nil }
+                watching = false
+            }
             if watching {
                 if context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
-            } else if isBounded, context.watches.descriptor(for: watched(folder)) != nil {
-                context.unwatchTree(watched(folder))
+                if context.watches.descriptor(for: watched(folder)) != nil { watchedFolders.insert(folder) }
+            } else if isBounded, watchedFolders.contains(folder) {
+                unwatchSubtree(folder)
             }
-            known.insert(folder)
+            subfolders[Self.parent(of: folder), default: []].insert(folder)
         }
         defer {
             // Listed unwatched, and found something recent below it: watched after all, and listed again to catch
             // what landed meanwhile.
-            if isBounded, !watching, known.contains(folder), isRecent(folder, statFolder: false) {
+            if isBounded, !watching, !overLimit, isKnown(folder),
+                admitRecent(folder, recentTime(of: folder, statFolder: false))
+            {
                 scanFolder(folder, watching: true)
             }
         }
-        if depth == pattern.folders.count { return listFiles(folder, trusted: trusted) }
+        recordProgress()
+        if depth == pattern.folders.count { return listFiles(folder, trusted: trusted && watching) }
         switch pattern.folders[depth] {
         case .named(let name):
             look(at: Self.child(folder, name), watching: depth >= (boundedDepth ?? .max) ? watching : nil)
@@ -150,20 +189,59 @@ final class PatternScanner {
                 if error.isMissing { return drop(folder) }
                 return context.logUnreadable(absolute(folder), error)
             }
-            let present = Set(children.map { Self.child(folder, $0) })
-            for child in known where Self.parent(of: child) == folder && !present.contains(child) { drop(child) }
+            let paths = children.map { Self.child(folder, $0) }
+            if let before = subfolders[folder], !before.isEmpty {
+                let present = Set(paths)
+                for child in before where !present.contains(child) { drop(child) }
+            }
             let inherited = depth >= (boundedDepth ?? .max) ? watching : nil
-            for child in children { scanFolder(Self.child(folder, child), watching: inherited) }
+            for child in paths { scanFolder(child, watching: inherited) }
         }
     }
 
-    /// Whether a bounded folder, or a matching file below it, changed within the watch window.
-    private func isRecent(_ folder: String, statFolder: Bool = true) -> Bool {
+    private func isKnown(_ folder: String) -> Bool {
+        subfolders[Self.parent(of: folder)]?.contains(folder) ?? false
+    }
+
+    /// When a bounded folder, or a matching file below it, last changed, if that is within the watch window.
+    private func recentTime(of folder: String, statFolder: Bool = true) -> Timestamp? {
         let now = context.clock()
         let window = context.settings.sessionWatchWindowSeconds
-        if let newest = newestBelow[folder], now.seconds(since: newest) < window { return true }
-        guard statFolder, let status = try? context.fileSystem.status(of: absolute(folder)) else { return false }
-        return now.seconds(since: status.modified) < window
+        var newest = newestBelow[folder] ?? .earliest
+        if statFolder, let status = try? context.fileSystem.status(of: absolute(folder)) {
+            newest = max(newest, status.modified)
+        }
+        return now.seconds(since: newest) < window ? newest : nil
+    }
+
+    /// Whether the bounded `folder`, recent since `time` (`nil`: not recent), may be watched: it is one of the
+    /// ``recentFoldersWatched`` most recent. Admitting it can unwatch the least recent one, which the rescans then
+    /// list.
+    private func admitRecent(_ folder: String, _ time: Timestamp?) -> Bool {
+        guard let time else {
+            recentWatched[folder] = nil
+            return false
+        }
+        if recentWatched[folder] != nil || recentWatched.count < Self.recentFoldersWatched {
+            recentWatched[folder] = max(time, recentWatched[folder] ?? time)
+            return true
+        }
+        guard let (oldest, oldestTime) = recentWatched.min(by: { $0.value < $1.value }), oldestTime < time else {
+            noteLimit("\(Self.recentFoldersWatched) recent folders")
+            return false
+        }
+        unwatchSubtree(oldest)
+        recentWatched[folder] = time
+        return true
+    }
+
+    private func noteLimit(_ limit: String) {
+        guard !limitLogged else { return }
+        limitLogged = true
+        context.logger.notice(
+            "too many folders to watch; the rest are seen by the fallback rescan",
+            metadata: ["source": "\(source)", "root": "\(rootPath)", "limit": "\(limit)"]
+        )
     }
 
     /// The bounded folder that holds `folder` (a folder at the last step), if the pattern bounds any.
@@ -180,11 +258,7 @@ final class PatternScanner {
     private func noteNewest(_ time: Timestamp, in folder: String) {
         guard let bounded = boundedFolder(holding: folder) else { return }
         if time > newestBelow[bounded] ?? .earliest { newestBelow[bounded] = time }
-    }
-
-    private static func parent(of folder: String) -> String {
-        guard let slash = folder.lastIndex(of: "/") else { return "" }
-        return String(folder[..<slash])
+        if let watchedSince = recentWatched[bounded], time > watchedSince { recentWatched[bounded] = time }
     }
 
     private func listFiles(_ folder: String, trusted: Bool) {
@@ -195,10 +269,12 @@ final class PatternScanner {
                 known: trusted ? folders[folder] ?? [] : [],
                 fileSystem: context.fileSystem
             )
-            if source.holdsTokenUsage, !listing.files.isSubset(of: folders[folder] ?? []) {
+            let before = folders[folder] ?? []
+            if source.holdsTokenUsage, !listing.files.isSubset(of: before) {
                 // Found by listing, not by an event: the usage reader was not told of them.
                 context.transcriptsListed = true
             }
+            fileCount += listing.files.count - before.count
             folders[folder] = listing.files
             if let newest = listing.newest {
                 noteNewest(newest.time, in: folder)
@@ -212,15 +288,51 @@ final class PatternScanner {
 
     /// `folder` is not there (any more): forgets it and everything below it, and its watches.
     private func drop(_ folder: String) {
-        if !folder.isEmpty { context.unwatchTree(watched(folder)) }
-        let prefix = folder + "/"
-        let within = { (path: String) in folder.isEmpty || path == folder || path.hasPrefix(prefix) }
-        for path in Array(folders.keys) where within(path) { folders[path] = nil }
-        for path in Array(newestBelow.keys) where within(path) { newestBelow[path] = nil }
-        known = known.filter { !within($0) }
+        if folder.isEmpty {
+            for path in watchedFolders { context.unwatch(watched(path)) }
+            return removeAll()
+        }
+        forEachFolder(within: folder) { path in
+            if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
+            recentWatched[path] = nil
+            newestBelow[path] = nil
+            if let files = folders.removeValue(forKey: path) { fileCount -= files.count }
+        }
+        subfolders[Self.parent(of: folder)]?.remove(folder)
+    }
+
+    /// Unwatches `folder` and every folder below it (their files stay counted; rescans list them).
+    private func unwatchSubtree(_ folder: String) {
+        recentWatched[folder] = nil
+        var pending = [folder]
+        while let path = pending.popLast() {
+            if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
+            pending += subfolders[path] ?? []
+        }
+    }
+
+    /// Calls `body` with `folder` and every folder known below it, deepest first, and forgets them from the index.
+    private func forEachFolder(within folder: String, _ body: (String) -> Void) {
+        for child in subfolders.removeValue(forKey: folder) ?? [] { forEachFolder(within: child, body) }
+        body(folder)
+    }
+
+    /// Drops what the watch table no longer holds (a reload, a watch the kernel ended) from ``watchedFolders``.
+    private func reconcileWatched() {
+        watchedFolders = watchedFolders.filter { context.watches.descriptor(for: watched($0)) != nil }
+        recentWatched = recentWatched.filter { watchedFolders.contains($0.key) }
+    }
+
+    /// Proof of progress for /health every 64 folders: a long scan is busy, not stuck.
+    private func recordProgress() {
+        scannedSinceProgress += 1
+        if scannedSinceProgress >= 64 {
+            scannedSinceProgress = 0
+            context.store.recordAnswer(at: MonotonicClock.nanoseconds())
+        }
     }
 
     private func publishCount() {
-        context.tree.setFiles(folders.values.reduce(0) { $0 + $1.count }, for: source)
+        context.tree.setFiles(fileCount, for: source)
     }
 }

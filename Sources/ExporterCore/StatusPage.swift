@@ -111,10 +111,21 @@ public enum StatusPage {
         }
 
         body += "<h2>Watched directories</h2>\n<table>\n<tr><th>setting</th><th>path</th><th>state</th></tr>\n"
-        for root in RootDirectory.allCases where root.index < context.directories.count {
-            let present = snapshot.directoriesPresent[root.index]
-            body += "<tr><td>\(root.variable)</td><td class=\"p\">\(escape(context.directories[root.index]))</td>"
-            body += "<td>\(present ? "present" : "waiting for it to be created")</td></tr>\n"
+        // Each directory of a list on its own row (the tracker's snapshot says which exist); before the first
+        // publication, the settings.
+        let states =
+            !snapshot.directoryStates.isEmpty
+            ? snapshot.directoryStates
+            : RootDirectory.allCases.filter { $0.index < context.directories.count }.map { root in
+                .init(
+                    root: root,
+                    path: context.directories[root.index],
+                    present: snapshot.directoriesPresent[root.index]
+                )
+            }
+        for state in states {
+            body += "<tr><td>\(state.root.variable)</td><td class=\"p\">\(escape(state.path))</td>"
+            body += "<td>\(state.present ? "present" : "waiting for it to be created")</td></tr>\n"
         }
         body += "</table>\n"
         body += "<p>\(snapshot.watches) inotify watches, \(snapshot.watchErrors) watch errors, "

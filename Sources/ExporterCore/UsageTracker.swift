@@ -80,12 +80,9 @@ public actor UsageTracker {
     /// Reads every transcript from its start (the history), then publishes the counters as ready.
     public func readHistory() {
         let started = MonotonicClock.nanoseconds()
-        logger.info(
-            "reading token usage history",
-            metadata: [
-                "directories": "\(claudeDirectories.map { $0 + "/" + ClaudeLayout.projects }.joined(separator: ","))"
-            ]
-        )
+        var directories = claudeDirectories.map { $0 + "/" + ClaudeLayout.projects }
+        if let codexDirectory { directories.append(codexDirectory + "/" + AgentLayout.codexSessions) }
+        logger.info("reading token usage history", metadata: ["directories": "\(directories.joined(separator: ","))"])
         let (count, bytes) = readEverything()
         guard !Task.isCancelled else {
             logger.info(

@@ -253,6 +253,84 @@ struct GeminiSourceTests {
     }
 }
 
+@Suite("Watch limits: a tree that keeps growing folders is listed, not watched without end")
+struct PatternWatchLimitTests {
+    @Test("Hundreds of recent Gemini projects: the 64 most recent are watched; a new one at once, the oldest let go")
+    func recentProjects() {
+        let harness = AgentHarness(.gemini)
+        let fs = harness.fileSystem
+        let tmp = AgentHarness.gemini + "/tmp"
+        let limit = PatternScanner.recentFoldersWatched
+        for project in 0..<300 {
+            let time = harness.seconds(Int64(project) - 3_000)
+            fs.addDirectory("\(tmp)/p\(project)", modified: time)
+            fs.addFile("\(tmp)/p\(project)/chats/session-\(project).json", modified: time)
+        }
+        harness.start()
+        #expect(harness.files == 300)
+        let newest = Set((300 - limit..<300).map { "\(tmp)/p\($0)" })
+        let projects = { harness.watched.filter { $0.hasPrefix(tmp + "/") && !$0.hasSuffix("/chats") } }
+        #expect(projects() == newest, "not the \(limit) most recent projects")
+        #expect(harness.watched.count == 2 + 2 * limit)
+
+        // Nothing changed: a rescan keeps the same watches, without adding or removing one.
+        let attempts = harness.registry.attempts
+        harness.rescan()
+        #expect(harness.registry.attempts == attempts && projects() == newest && harness.files == 300)
+
+        // A new project is watched as soon as it appears; the least recent watched one is let go.
+        harness.clock.advance(seconds: 10)
+        fs.addDirectory("\(tmp)/fresh", modified: harness.clock.now)
+        harness.scanner.handle(name: "fresh", in: "tmp", structural: true)
+        #expect(projects().contains("\(tmp)/fresh"))
+        #expect(!projects().contains("\(tmp)/p\(300 - limit)") && projects().count == limit)
+
+        // A chat of an unwatched project written again: the next rescan counts it and watches its project.
+        harness.clock.advance(seconds: 10)
+        fs.touch("\(tmp)/p3/chats/session-3.json", harness.clock.now)
+        harness.rescan()
+        #expect(harness.newest?.path == "\(tmp)/p3/chats/session-3.json")
+        #expect(projects().contains("\(tmp)/p3") && harness.watched.contains("\(tmp)/p3/chats"))
+        #expect(projects().count == limit && harness.files == 300)
+
+        // Deleting projects forgets their chats, watched or not.
+        fs.remove("\(tmp)/p3")
+        fs.remove("\(tmp)/p4")
+        harness.rescan()
+        #expect(harness.files == 298 && !harness.watched.contains("\(tmp)/p3"))
+    }
+
+    @Test("More folders than the watch limit: the limit is watched, every rollout still counts, and is seen")
+    func folderLimit() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        let limit = PatternScanner.foldersWatched
+        // Empty year and month folders, more than the limit, and today's rollout.
+        for year in 1_000..<1_600 { fs.addDirectory("\(sessions)/\(year)/01") }
+        fs.addFile("\(sessions)/2026/12/02/rollout-now.jsonl", modified: harness.seconds(-60))
+        harness.start()
+        #expect(harness.files == 1)
+        #expect(harness.watched.count == 1 + limit, "the root (the tracker's), then the limit, sessions/ among them")
+        let attempts = harness.registry.attempts
+        harness.rescan()
+        #expect(harness.registry.attempts == attempts, "a rescan retries what the limit refused")
+
+        // A rollout in a folder that is not watched: counted by the next rescan.
+        let year = (1_000..<1_600).first { !harness.watched.contains("\(sessions)/\($0)/01") } ?? 0
+        #expect(year >= 1_300, "the folders listed first are watched first")
+        harness.clock.advance(seconds: 10)
+        fs.addFile("\(sessions)/\(year)/01/07/rollout-late.jsonl", modified: harness.clock.now)
+        harness.rescan()
+        #expect(harness.files == 2 && harness.newest?.path == "\(sessions)/\(year)/01/07/rollout-late.jsonl")
+
+        // Removing folders frees watches for the others: the 300 years left and their months, the late day, 2026/12/02.
+        for year in 1_000..<1_300 { fs.remove("\(sessions)/\(year)") }
+        harness.rescan()
+        #expect(harness.watched.count == 2 + 600 + 1 + 3 && harness.files == 2)
+    }
+}
+
 private func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
 private func uuidLike(_ value: Int) -> String { "019ad2c4-0000-7000-8000-\(String(repeating: "0", count: 11))\(value)" }

@@ -15,6 +15,16 @@ private let groupExecutor = ThreadExecutor(name: "test-group")
 
 private func at(_ seconds: Int64) -> Timestamp { Timestamp(seconds: seconds) }
 
+private let statusContext = StatusPage.Context(
+    podName: nil,
+    repositoryName: nil,
+    idleTimeoutSeconds: 600,
+    drivingSources: ActivitySource.defaultDriving,
+    directories: RootDirectory.allCases.map(\.defaultPath),
+    version: "1.2.3",
+    revision: "abc"
+)
+
 @Suite("CLAUDE_DIR as a list")
 struct ClaudeDirectoryListConfigurationTests {
     @Test("The default lists ~/.claude and ~/.config/claude; a list is split, trimmed and de-duplicated")
@@ -187,6 +197,10 @@ struct ClaudeDirectoryListTrackerTests {
         let waiting = harness.logs.entries.filter { $0.message.description.hasPrefix("waiting for \(second)") }
         #expect(waiting.count == 1 && waiting.first?.level == .notice)
         #expect(!harness.logs.entries.contains { $0.level >= .warning && $0.message.description.contains(".claude") })
+        // The status page gives each directory of the list its own row and state.
+        let page = StatusPage.html(harness.snapshot, at: harness.clock.now, statusContext)
+        #expect(page.contains("<td class=\"p\">\(first)</td><td>present</td>"))
+        #expect(page.contains("<td class=\"p\">\(second)</td><td>waiting for it to be created</td>"))
 
         // It appears: watched and counted from then on.
         harness.fileSystem.addFile("\(second)/projects/-r/\(uuid3).jsonl", modified: harness.clock.now)
