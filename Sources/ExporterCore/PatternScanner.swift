@@ -142,15 +142,22 @@ final class PatternScanner {
     }
 
     /// Watches and lists `folder`, and the folders below it that the pattern reaches. `watching`: whether to watch
-    /// them (below a bounded folder, what was decided for it); `nil` decides at a bounded folder, and watches
-    /// elsewhere (within ``foldersWatched``).
-    private func scanFolder(_ folder: String, trusted rootTrusted: Bool = false, watching: Bool? = nil) {
+    /// them (below a bounded folder, what was decided for it); `nil` decides at a bounded folder (from `recency`,
+    /// when its parent's listing looked already), and watches elsewhere (within ``foldersWatched``).
+    private func scanFolder(
+        _ folder: String,
+        trusted rootTrusted: Bool = false,
+        watching: Bool? = nil,
+        recency: Timestamp?? = nil
+    ) {
         let depth = Self.depth(of: folder)
         let isBounded = boundedDepth == depth
-        var watching = watching ?? (isBounded ? admitRecent(folder, recentTime(of: folder)) : true)
+        var watching = watching ?? (isBounded ? admitRecent(folder, recency ?? recentTime(of: folder)) : true)
         // Only a watch in place before this scan can be trusted to have reported every change since.
         let trusted = depth == 0 ? rootTrusted : context.trusts(watched(folder))
-        let overLimit = watching && !watchedFolders.contains(folder) && watchedFolders.count >= Self.foldersWatched
+        // Folders above the bounded ones leave room for the recent ones and what is below them.
+        let limit = depth < boundedDepth ?? 0 ? Self.foldersWatched - reservedForRecent : Self.foldersWatched
+        let overLimit = watching && !watchedFolders.contains(folder) && watchedFolders.count >= limit
         if depth > 0 {
             if overLimit {
                 noteLimit("\(Self.foldersWatched) folders")
@@ -159,8 +166,12 @@ final class PatternScanner {
             }
             if watching {
                 if context.watch(watched(folder), absolute(folder)) == .vanished { return drop(folder) }
-                if context.watches.descriptor(for: watched(folder)) != nil { watchedFolders.insert(folder) }
-            } else if isBounded, watchedFolders.contains(folder) {
+                if context.watches.descriptor(for: watched(folder)) != nil {
+                    watchedFolders.insert(folder)
+                } else {
+                    recentWatched[folder] = nil  // could not be watched (logged by the watch set)
+                }
+            } else if isBounded {
                 unwatchSubtree(folder)
             }
             subfolders[Self.parent(of: folder), default: []].insert(folder)
@@ -178,7 +189,7 @@ final class PatternScanner {
         if depth == pattern.folders.count { return listFiles(folder, trusted: trusted && watching) }
         switch pattern.folders[depth] {
         case .named(let name):
-            look(at: Self.child(folder, name), watching: depth >= (boundedDepth ?? .max) ? watching : nil)
+            look(at: Self.child(folder, name), watching: depth >= boundedDepth ?? .max ? watching : nil)
         case .matching(let rule):
             var children: [String] = []
             do {
@@ -194,9 +205,25 @@ final class PatternScanner {
                 let present = Set(paths)
                 for child in before where !present.contains(child) { drop(child) }
             }
-            let inherited = depth >= (boundedDepth ?? .max) ? watching : nil
-            for child in paths { scanFolder(child, watching: inherited) }
+            if depth + 1 == boundedDepth {
+                // The most recent first: they take the watches, and the rest are refused without watching one
+                // to let it go at once.
+                let recent = paths.map { (path: $0, time: recentTime(of: $0)) }
+                for child in recent.sorted(by: { $0.time ?? .earliest > $1.time ?? .earliest }) {
+                    scanFolder(child.path, recency: .some(child.time))
+                }
+            } else {
+                // Newest name first (dates: this year before the others), so that within the limit the current
+                // folders are watched.
+                let inherited = depth >= boundedDepth ?? .max ? watching : nil
+                for child in paths.sorted(by: >) { scanFolder(child, watching: inherited) }
+            }
         }
+    }
+
+    /// Watches kept for the recent bounded folders and what is below them.
+    private var reservedForRecent: Int {
+        boundedDepth.map { Self.recentFoldersWatched * (pattern.folders.count - $0 + 1) } ?? 0
     }
 
     private func isKnown(_ folder: String) -> Bool {
@@ -303,9 +330,9 @@ final class PatternScanner {
 
     /// Unwatches `folder` and every folder below it (their files stay counted; rescans list them).
     private func unwatchSubtree(_ folder: String) {
-        recentWatched[folder] = nil
         var pending = [folder]
         while let path = pending.popLast() {
+            recentWatched[path] = nil
             if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
             pending += subfolders[path] ?? []
         }

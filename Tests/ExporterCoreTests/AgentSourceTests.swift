@@ -272,6 +272,7 @@ struct PatternWatchLimitTests {
         let projects = { harness.watched.filter { $0.hasPrefix(tmp + "/") && !$0.hasSuffix("/chats") } }
         #expect(projects() == newest, "not the \(limit) most recent projects")
         #expect(harness.watched.count == 2 + 2 * limit)
+        #expect(harness.registry.attempts == harness.watched.count, "a watch added only to be let go at once")
 
         // Nothing changed: a rescan keeps the same watches, without adding or removing one.
         let attempts = harness.registry.attempts
@@ -300,32 +301,37 @@ struct PatternWatchLimitTests {
         #expect(harness.files == 298 && !harness.watched.contains("\(tmp)/p3"))
     }
 
-    @Test("More folders than the watch limit: the limit is watched, every rollout still counts, and is seen")
+    @Test("More folders than the watch limit: the newest are watched, every rollout still counts, and is seen")
     func folderLimit() {
         let harness = AgentHarness(.codex)
         let fs = harness.fileSystem
         let sessions = AgentHarness.codex + "/sessions"
-        let limit = PatternScanner.foldersWatched
         // Empty year and month folders, more than the limit, and today's rollout.
         for year in 1_000..<1_600 { fs.addDirectory("\(sessions)/\(year)/01") }
         fs.addFile("\(sessions)/2026/12/02/rollout-now.jsonl", modified: harness.seconds(-60))
         harness.start()
         #expect(harness.files == 1)
-        #expect(harness.watched.count == 1 + limit, "the root (the tracker's), then the limit, sessions/ among them")
+        // Folders above the days leave room for the recent days; the newest names come first.
+        let above = PatternScanner.foldersWatched - PatternScanner.recentFoldersWatched
+        #expect(harness.watched.count == 1 + above, "the root (the tracker's), then the limit, sessions/ among them")
+        for folder in ["/2026", "/2026/12", "/2026/12/02", "/1599", "/1599/01"] {
+            #expect(harness.watched.contains(sessions + folder), "\(sessions + folder) is not watched")
+        }
+        #expect(!harness.watched.contains("\(sessions)/1000"))
         let attempts = harness.registry.attempts
         harness.rescan()
         #expect(harness.registry.attempts == attempts, "a rescan retries what the limit refused")
 
-        // A rollout in a folder that is not watched: counted by the next rescan.
-        let year = (1_000..<1_600).first { !harness.watched.contains("\(sessions)/\($0)/01") } ?? 0
-        #expect(year >= 1_300, "the folders listed first are watched first")
+        // A rollout in a folder that is not watched: counted by the next rescan, its day watched from then on.
+        let year = (1_000..<1_600).last { !harness.watched.contains("\(sessions)/\($0)/01") } ?? 0
         harness.clock.advance(seconds: 10)
         fs.addFile("\(sessions)/\(year)/01/07/rollout-late.jsonl", modified: harness.clock.now)
         harness.rescan()
         #expect(harness.files == 2 && harness.newest?.path == "\(sessions)/\(year)/01/07/rollout-late.jsonl")
+        #expect(harness.watched.contains("\(sessions)/\(year)/01/07"))
 
-        // Removing folders frees watches for the others: the 300 years left and their months, the late day, 2026/12/02.
-        for year in 1_000..<1_300 { fs.remove("\(sessions)/\(year)") }
+        // Removing folders frees watches for the others: the 300 years left and their months, the late day, 2026.
+        for year in 1_300..<1_600 { fs.remove("\(sessions)/\(year)") }
         harness.rescan()
         #expect(harness.watched.count == 2 + 600 + 1 + 3 && harness.files == 2)
     }
