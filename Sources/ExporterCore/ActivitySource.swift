@@ -276,6 +276,11 @@ public struct ActivitySource: Sendable, Hashable, CustomStringConvertible {
     /// Whether its files hold token usage (Claude Code's transcripts are told to the usage reader by their own
     /// scanner).
     public var holdsTokenUsage: Bool { declaration.holdsTokenUsage }
+    /// Whether some of its folders are left to the rescans by design (watched only while recent).
+    var listedByRescans: Bool {
+        guard case .files(let pattern) = layout else { return false }
+        return pattern.watchedWhileRecentFrom != nil
+    }
 
     public var description: String { rawValue }
 }

@@ -236,11 +236,19 @@ public actor ActivityTracker {
         case .startup, .reload:
             logger.info("scan finished", metadata: metadata)
         case .periodic, .overflow:
-            if before.sessions != tree().sessions || before.files != tree().files {
+            // Folders watched only while recent (Codex's days, Gemini's projects) are the rescan's to count: a change
+            // there is no sign of a missed event.
+            let missed = ActivitySource.allCases.contains { source in
+                before.files[source] != tree().files[source] && !source.listedByRescans
+            }
+            if before.sessions != tree().sessions || missed {
                 var drift = metadata
                 drift["sessions_before"] = "\(before.sessions)"
                 drift["transcripts_before"] = "\(before.files[.transcripts])"
                 drift["happy_logs_before"] = "\(before.files[.happyLogs])"
+                for source in Self.otherAgents where settings.roots.contains(source.root) {
+                    drift["\(source.rawValue)_before"] = "\(before.files[source])"
+                }
                 logger.notice("rescan corrected counts that events had missed", metadata: drift)
             } else {
                 logger.debug("rescan found no drift", metadata: metadata)

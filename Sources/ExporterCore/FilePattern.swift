@@ -57,7 +57,7 @@ extension FilePattern: CustomStringConvertible {
             walk(folder + "/" + name, step: step + 1, fileSystem: fileSystem, body)
         case .matching(let rule):
             var children: [String] = []
-            try? fileSystem.forEachEntry(in: folder, wantsStatus: ClaudeLayout.never) { entry in
+            try? fileSystem.forEachEntry(in: folder, followingLinks: false, wantsStatus: ClaudeLayout.never) { entry in
                 if entry.kind == .directory && rule.matches(entry.nameBytes) { children.append(entry.name) }
             }
             for child in children.sorted() { walk(folder + "/" + child, step: step + 1, fileSystem: fileSystem, body) }

@@ -193,7 +193,12 @@ final class PatternScanner {
         case .matching(let rule):
             var children: [String] = []
             do {
-                try context.fileSystem.forEachEntry(in: absolute(folder), wantsStatus: ClaudeLayout.never) { entry in
+                // Links are not followed: the agents make real folders, and a linked one would count its files twice.
+                try context.fileSystem.forEachEntry(
+                    in: absolute(folder),
+                    followingLinks: false,
+                    wantsStatus: ClaudeLayout.never
+                ) { entry in
                     if entry.kind == .directory, rule.matches(entry.nameBytes) { children.append(entry.name) }
                 }
             } catch {
@@ -234,11 +239,21 @@ final class PatternScanner {
     private func recentTime(of folder: String, statFolder: Bool = true) -> Timestamp? {
         let now = context.clock()
         let window = context.settings.sessionWatchWindowSeconds
-        var newest = newestBelow[folder] ?? .earliest
-        if statFolder, let status = try? context.fileSystem.status(of: absolute(folder)) {
-            newest = max(newest, status.modified)
+        // A file dated in the future is activity "now" (as ``ScanContext/observe(_:_:_:fromEvent:)`` counts it);
+        // a folder dated in the future is no sign of anything recent (nothing to do with a session made it so).
+        var newest = min(newestBelow[folder] ?? .earliest, now)
+        if statFolder, let status = try? context.fileSystem.status(of: absolute(folder)),
+            status.modified <= now.adding(seconds: 60)
+        {
+            newest = max(newest, min(status.modified, now))
         }
         return now.seconds(since: newest) < window ? newest : nil
+    }
+
+    /// How a recent bounded folder ranks for a watch: one that holds a session file before an empty one, then the
+    /// more recent.
+    private func rank(_ folder: String, _ time: Timestamp) -> (Int, Timestamp) {
+        (newestBelow[folder] == nil ? 0 : 1, time)
     }
 
     /// Whether the bounded `folder`, recent since `time` (`nil`: not recent), may be watched: it is one of the
@@ -253,22 +268,24 @@ final class PatternScanner {
             recentWatched[folder] = max(time, recentWatched[folder] ?? time)
             return true
         }
-        guard let (oldest, oldestTime) = recentWatched.min(by: { $0.value < $1.value }), oldestTime < time else {
+        let least = recentWatched.min { rank($0.key, $0.value) < rank($1.key, $1.value) }
+        guard let least, rank(least.key, least.value) < rank(folder, time) else {
             noteLimit("\(Self.recentFoldersWatched) recent folders")
             return false
         }
-        unwatchSubtree(oldest)
+        noteLimit("\(Self.recentFoldersWatched) recent folders", letGo: least.key)
+        unwatchSubtree(least.key)
         recentWatched[folder] = time
         return true
     }
 
-    private func noteLimit(_ limit: String) {
+    /// Says, once, that a limit was met (`letGo`: the folder whose watch made room).
+    private func noteLimit(_ limit: String, letGo: String? = nil) {
         guard !limitLogged else { return }
         limitLogged = true
-        context.logger.notice(
-            "too many folders to watch; the rest are seen by the fallback rescan",
-            metadata: ["source": "\(source)", "root": "\(rootPath)", "limit": "\(limit)"]
-        )
+        var metadata: Logger.Metadata = ["source": "\(source)", "root": "\(rootPath)", "limit": "\(limit)"]
+        if let letGo { metadata["no_longer_watched"] = "\(absolute(letGo))" }
+        context.logger.notice("too many folders to watch; the rest are seen by the fallback rescan", metadata: metadata)
     }
 
     /// The bounded folder that holds `folder` (a folder at the last step), if the pattern bounds any.
@@ -297,8 +314,15 @@ final class PatternScanner {
                 fileSystem: context.fileSystem
             )
             let before = folders[folder] ?? []
+            let newestBefore = boundedFolder(holding: folder).flatMap { newestBelow[$0] }
             if source.holdsTokenUsage, !listing.files.isSubset(of: before) {
                 // Found by listing, not by an event: the usage reader was not told of them.
+                context.transcriptsListed = true
+            }
+            if source.holdsTokenUsage, !trusted, let newestBefore, let newest = listing.newest,
+                newest.time > newestBefore
+            {
+                // Written while unwatched (a session resumed in an old folder): no event told the usage reader.
                 context.transcriptsListed = true
             }
             fileCount += listing.files.count - before.count

@@ -21,6 +21,9 @@ final class ScanContext {
     /// Future-dated files, per source: logged at most once an hour.
     private var futureTimeLogs = LogThrottle<ActivitySource>()
     private var unreadableLogged: Set<String> = []
+    /// Unreadable folders past the first ``unreadableLoggedOneByOne``: said in one line, at most hourly.
+    private var unreadableSummaryLogs = LogThrottle<Int>()
+    static let unreadableLoggedOneByOne = 20
     /// Transcripts changed by the events being applied, for the token-usage reader (collected only when there is
     /// one: ``collectsTranscripts``).
     var changedTranscripts: [String] = []
@@ -108,12 +111,25 @@ final class ScanContext {
         }
     }
 
-    /// A folder that exists but cannot be listed: logged once per path (bounded), its last known contents kept.
+    /// A folder that exists but cannot be listed: its last known contents are kept, and it is logged once per path
+    /// for the first few paths (and always for a root or a folder right below one); the others are said together,
+    /// at most hourly, so that a tree of unreadable folders cannot flood the log.
     func logUnreadable(_ path: String, _ error: Errno) {
-        if unreadableLogged.count < 1000, unreadableLogged.insert(path).inserted {
+        guard !unreadableLogged.contains(path) else { return }
+        let nearRoot = settings.directories.contains { path == $0 || parentPath(path) == $0 }
+        if unreadableLogged.count < Self.unreadableLoggedOneByOne || nearRoot {
+            unreadableLogged.insert(path)
             logger.warning(
                 "cannot read directory; keeping its last known contents",
                 metadata: ["path": "\(path)", "error": "\(error)"]
+            )
+            return
+        }
+        let (log, suppressed) = unreadableSummaryLogs.check(0, now: clock())
+        if log {
+            logger.warning(
+                "more directories cannot be read; keeping their last known contents (not logged one by one)",
+                metadata: ["path": "\(path)", "error": "\(error)", "since_last_logged": "\(suppressed)"]
             )
         }
     }

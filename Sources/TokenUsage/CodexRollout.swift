@@ -45,9 +45,9 @@ public struct CodexRollout: Sendable {
             guard let value, value.isObject else { return nil }
             // ccusage's `ensureNumber`: a finite number, else 0.
             func count(_ key: String) -> UInt64 {
-                // Above 2^53 (no real turn is near it) counts 0, as on the Claude side: one hostile line must not
-                // pin a counter at its maximum.
-                guard let number = value[key]?.number, number.isFinite, number > 0, number <= 0x1p53 else { return 0 }
+                // Above 2^32 (no real turn is near it) counts 0, as on the Claude side: hostile lines must not pin a
+                // counter at its maximum (it takes 2^32 of them).
+                guard let number = value[key]?.number, number.isFinite, number > 0, number <= 0x1p32 else { return 0 }
                 return UInt64(number)
             }
             input = count("input_tokens")
@@ -69,9 +69,15 @@ public struct CodexRollout: Sendable {
         }
     }
 
+    /// The longest line parsed (bytes): a `token_count` line is a few hundred bytes and a `turn_context` line holds
+    /// at most Codex's project instructions (32 KiB by default, `project_doc_max_bytes`). A whole-value parse costs
+    /// many times a line's size in memory, so a longer line is skipped as too long.
+    public static let maximumLine = 128 * 1024
+
     /// Reads the next line of the rollout (without its newline).
     public mutating func read(_ line: UnsafeRawBufferPointer, models: ModelNames? = nil) -> UsageLine.Verdict {
         guard Self.markers.contains(where: { Search.contains(line, $0) }) else { return .irrelevant }
+        guard line.count <= Self.maximumLine else { return .skipped(.tooLong) }
         guard let entry = JSONValue.parse(line) else { return .skipped(.malformed) }
         guard entry.isObject, let type = entry["type"]?.string else { return .skipped(.schema) }
         if let timestamp = entry["timestamp"], timestamp.string == nil { return .skipped(.schema) }

@@ -13,7 +13,7 @@ import Glibc
 /// present, must have their type, or the whole line is rejected. `message.id` + `requestId` (both present) name
 /// the API response for de-duplication. A `speed` of `fast` makes the model `<model>-fast`, as ccusage prices it.
 ///
-/// Token counts must be integers from 0 to 2^53 (ccusage accepts any number; Claude Code writes only these).
+/// Token counts must be integers from 0 to 2^32 (ccusage accepts any number; Claude Code writes only these).
 public enum UsageLine {
     /// What a line holds.
     public enum Verdict: Equatable, Sendable {

@@ -56,13 +56,14 @@ extension UsageParser {
 
     // MARK: - Typed reads of kept members
 
-    /// A token count: an integer from 0 to 2^53 written without fraction or exponent.
+    /// A token count: an integer from 0 to 2^32 written without fraction or exponent (no response comes near 2^32
+    /// tokens; a bound that low keeps hostile lines from pinning a counter at its maximum: it takes 2^32 of them).
     func tokens(_ slot: Slot) -> UInt64? {
         guard slot.kind == .number, !slot.flag, base[Int(slot.start)] != UInt8(ascii: "-") else { return nil }
         guard slot.end - slot.start <= 16 else { return nil }
         var value: UInt64 = 0
         for offset in Int(slot.start)..<Int(slot.end) { value = value * 10 + UInt64(base[offset] &- 0x30) }
-        return value <= 1 << 53 ? value : nil
+        return value <= 1 << 32 ? value : nil
     }
 
     /// Absent is zero; present must be a token count (`nil` then means "wrong").

@@ -1,4 +1,5 @@
 import FileWatching
+import InMemoryLogging
 import Logging
 import Platform
 import Testing
@@ -17,6 +18,7 @@ private struct AgentHarness {
     let fileSystem = FakeFileSystem()
     let registry = FakeWatchRegistry()
     let clock = ManualClock(Timestamp(seconds: Self.epoch))
+    let logs = InMemoryLogHandler()
     let context: ScanContext
     let scanner: PatternScanner
 
@@ -31,7 +33,7 @@ private struct AgentHarness {
             fileSystem: fileSystem,
             registry: registry,
             store: SnapshotStore(ActivitySnapshot(startTime: .zero)),
-            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+            logger: Logger(label: "test") { [logs] _ in logs },
             clock: { clock.now }
         )
         guard case .files(let pattern) = source.layout else { fatalError("\(source) is not a files source") }
@@ -279,11 +281,15 @@ struct PatternWatchLimitTests {
         harness.rescan()
         #expect(harness.registry.attempts == attempts && projects() == newest && harness.files == 300)
 
-        // A new project is watched as soon as it appears; the least recent watched one is let go.
+        // A new project, still empty, does not take the watch of a project with chats (empty folders cannot push
+        // sessions out); the rescan that finds its first chat watches it, and lets go of the least recent.
         harness.clock.advance(seconds: 10)
         fs.addDirectory("\(tmp)/fresh", modified: harness.clock.now)
         harness.scanner.handle(name: "fresh", in: "tmp", structural: true)
-        #expect(projects().contains("\(tmp)/fresh"))
+        #expect(!projects().contains("\(tmp)/fresh"))
+        fs.addFile("\(tmp)/fresh/chats/session-fresh.json", modified: harness.clock.now)
+        harness.rescan()
+        #expect(projects().contains("\(tmp)/fresh") && harness.watched.contains("\(tmp)/fresh/chats"))
         #expect(!projects().contains("\(tmp)/p\(300 - limit)") && projects().count == limit)
 
         // A chat of an unwatched project written again: the next rescan counts it and watches its project.
@@ -292,13 +298,61 @@ struct PatternWatchLimitTests {
         harness.rescan()
         #expect(harness.newest?.path == "\(tmp)/p3/chats/session-3.json")
         #expect(projects().contains("\(tmp)/p3") && harness.watched.contains("\(tmp)/p3/chats"))
-        #expect(projects().count == limit && harness.files == 300)
+        #expect(projects().count == limit && harness.files == 301)
 
         // Deleting projects forgets their chats, watched or not.
         fs.remove("\(tmp)/p3")
         fs.remove("\(tmp)/p4")
         harness.rescan()
-        #expect(harness.files == 298 && !harness.watched.contains("\(tmp)/p3"))
+        #expect(harness.files == 299 && !harness.watched.contains("\(tmp)/p3"))
+    }
+
+    @Test("Empty folders, or folders dated in the future, never take the watch of the day a session writes in")
+    func hostileFolders() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        let today = "\(sessions)/2026/12/03"
+        fs.addFile("\(today)/rollout-now.jsonl", modified: harness.seconds(-600))
+        for day in 1...28 {
+            fs.addDirectory("\(sessions)/3000/01/\(twoDigits(day))", modified: harness.seconds(86_400 * 365))
+        }
+        harness.start()
+        #expect(harness.watched.contains(today))
+        #expect(!harness.watched.contains("\(sessions)/3000/01/01"), "a folder dated next year is not recent")
+        // Empty folders made now, more than the limit: they fill the free watches, never today's.
+        for month in 2...4 {
+            for day in 1...28 {
+                fs.addDirectory("\(sessions)/3000/\(twoDigits(month))/\(twoDigits(day))", modified: harness.clock.now)
+            }
+            fs.addDirectory("\(sessions)/3000/\(twoDigits(month))", modified: harness.clock.now)
+            harness.scanner.handle(name: twoDigits(month), in: "sessions/3000", structural: true)
+        }
+        #expect(harness.watched.contains(today))
+        harness.rescan()
+        #expect(harness.watched.contains(today))
+        #expect(harness.watched.filter { $0.hasPrefix("\(sessions)/3000/0") && $0.count == today.count }.count <= 63)
+    }
+
+    @Test("A tree of unreadable folders: the first few logged one by one, the rest in one line, the root always")
+    func unreadableFolders() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let sessions = AgentHarness.codex + "/sessions"
+        for day in 1...28 {
+            fs.addDirectory("\(sessions)/2026/11/\(twoDigits(day))")
+            fs.setReadable("\(sessions)/2026/11/\(twoDigits(day))", false)
+        }
+        harness.start()
+        harness.rescan()
+        let lines = { harness.logs.entries.filter { $0.level == .warning }.map(\.message.description) }
+        #expect(lines().filter { $0.hasPrefix("cannot read directory") }.count == ScanContext.unreadableLoggedOneByOne)
+        #expect(lines().filter { $0.hasPrefix("more directories cannot be read") }.count == 1)
+        fs.setReadable(sessions, false)
+        harness.rescan()
+        let last = harness.logs.entries.last { $0.level == .warning }
+        #expect(last?.message.description.hasPrefix("cannot read directory") == true)
+        #expect(last?.metadata["path"]?.description == sessions)
     }
 
     @Test("More folders than the watch limit: the newest are watched, every rollout still counts, and is seen")

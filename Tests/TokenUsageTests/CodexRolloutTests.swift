@@ -150,6 +150,20 @@ struct CodexRolloutTests {
         let read = try #require(counted(rollout.read(line)))
         #expect(read.1 == TokenCounts(input: 30, output: 0, cacheRead: 20))
     }
+
+    @Test("Counts above 2^32 count 0 (hostile lines cannot pin a counter); a line past 128 KiB is not parsed")
+    func hostileLines() throws {
+        var rollout = CodexRollout()
+        func line(_ input: String, padding: Int = 0) -> String {
+            #"{"timestamp":"t","type":"event_msg","payload":{"type":"token_count","info":{"last_token_usage":"#
+                + #"{"input_tokens":\#(input),"output_tokens":4294967297}},"x":""#
+                + String(repeating: "a", count: padding) + #""}}"#
+        }
+        let read = try #require(counted(rollout.read(line("4294967296"))))
+        #expect(read.1 == TokenCounts(input: 4_294_967_296, output: 0))
+        #expect(rollout.read(line("7", padding: CodexRollout.maximumLine)) == .skipped(.tooLong))
+        #expect(try #require(counted(rollout.read(line("7", padding: 1000)))).1.input == 7)
+    }
 }
 
 @Suite("The whole-value JSON reader")
