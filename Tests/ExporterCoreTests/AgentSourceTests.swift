@@ -129,6 +129,22 @@ struct CodexSourceTests {
         #expect(harness.files == 29)
     }
 
+    @Test("A rollout resumed in an unwatched day: the rescan that finds it tells the token-usage reader")
+    func resumedRolloutTellsUsage() {
+        let harness = AgentHarness(.codex)
+        let fs = harness.fileSystem
+        let old = AgentHarness.codex + "/sessions/2025/11/03/rollout-3.jsonl"
+        fs.addFile(old, modified: at(2_000))
+        harness.start()
+        harness.context.transcriptsListed = false
+        harness.rescan()
+        #expect(!harness.context.transcriptsListed, "nothing changed")
+        fs.touch(old, harness.seconds(5))
+        harness.clock.advance(seconds: 10)
+        harness.rescan()
+        #expect(harness.context.transcriptsListed, "appended while unwatched: no event told the reader")
+    }
+
     @Test("Midnight on New Year's Eve: the new year, month and day folders are watched as they appear")
     func dayRollover() {
         let harness = AgentHarness(.codex)
