@@ -397,6 +397,22 @@ def median_rescan(exporter, text, count):
     return statistics.median(durations) if durations else None
 
 
+def scan_figures(root, prefix, series, expected):
+    """An exporter with rescans a second apart on `root`, once `series` reaches `expected`: its first scan and median
+    rescan (ms), watches and resident memory (MB), named `prefix`_..."""
+    exporter = Exporter(root, UPDATE_INTERVAL_SECONDS=1, USAGE_METRICS="off")
+    exporter.wait_for(series, lambda v: v >= expected, timeout=300)
+    text = exporter.scrape()
+    figures = {
+        f"{prefix}_startup_scan_ms": exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000,
+        f"{prefix}_rescan_ms": median_rescan(exporter, text, 5),
+        f"{prefix}_watches": exporter.value(exporter.scrape(), "claude_exporter_watches"),
+        f"{prefix}_rss_mb": exporter.status("VmRSS") / 1e6,
+    }
+    exporter.stop()
+    return figures
+
+
 def measure_crowded(root, projects=20000, days=65000, tries=5):
     """Agent trees that something keeps filling with folders, all just created (so all recent): `projects` empty
     Gemini project folders, then `days` Codex day folders (years since 1851, today's last) holding one rollout each.
@@ -406,14 +422,7 @@ def measure_crowded(root, projects=20000, days=65000, tries=5):
     os.makedirs(os.path.join(root, ".claude"), exist_ok=True)
     for i in range(projects):
         os.makedirs(os.path.join(root, ".gemini", "tmp", f"project-{i:05d}"))
-    exporter = Exporter(root, UPDATE_INTERVAL_SECONDS=1, USAGE_METRICS="off")
-    exporter.wait_for("claude_exporter_rescans_total", lambda v: v >= 1, timeout=300)
-    text = exporter.scrape()
-    results["crowded_gemini_startup_scan_ms"] = exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000
-    results["crowded_gemini_rescan_ms"] = median_rescan(exporter, text, 5)
-    results["crowded_gemini_watches"] = exporter.value(exporter.scrape(), "claude_exporter_watches")
-    results["crowded_gemini_rss_mb"] = exporter.status("VmRSS") / 1e6
-    exporter.stop()
+    results.update(scan_figures(root, "crowded_gemini", "claude_exporter_rescans_total", 1))
     shutil.rmtree(os.path.join(root, ".gemini"))
 
     sessions = os.path.join(root, ".codex", "sessions")
@@ -423,15 +432,8 @@ def measure_crowded(root, projects=20000, days=65000, tries=5):
         os.makedirs(day)
         open(os.path.join(day, f"rollout-{i}.jsonl"), "w").close()
     today = os.path.join(sessions, "2026", "12", "31", "rollout-0.jsonl")
-    exporter = Exporter(root, UPDATE_INTERVAL_SECONDS=1, USAGE_METRICS="off")
     series = 'claude_activity_files{pod="bench",repository="bench",source="codex"}'
-    exporter.wait_for(series, lambda v: v == days, timeout=300)
-    text = exporter.scrape()
-    results["crowded_codex_startup_scan_ms"] = exporter.value(text, "claude_exporter_scan_duration_seconds") * 1000
-    results["crowded_codex_rescan_ms"] = median_rescan(exporter, text, 5)
-    results["crowded_codex_watches"] = exporter.value(exporter.scrape(), "claude_exporter_watches")
-    results["crowded_codex_rss_mb"] = exporter.status("VmRSS") / 1e6
-    exporter.stop()
+    results.update(scan_figures(root, "crowded_codex", series, days))
 
     # With rescans 30 s apart, what shows within milliseconds came from a watch.
     exporter = Exporter(root, USAGE_METRICS="off")

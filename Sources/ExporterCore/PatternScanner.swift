@@ -32,7 +32,18 @@ final class PatternScanner {
     /// The folders this scanner watches (kept in step with the watch table by ``reconcileWatched()``).
     private var watchedFolders: Set<String> = []
     /// The bounded folders among ``watchedFolders``, with the time that made each recent.
-    private var recentWatched: [String: Timestamp] = [:]
+    private var recentWatched: [String: Rank] = [:] {
+        didSet { leastRecent = nil }
+    }
+    /// How a recent bounded folder ranks for a watch: one that holds a session file before an empty one (empty
+    /// folders cannot push sessions out), then the more recent.
+    private struct Rank: Comparable {
+        var holdsFiles: Bool
+        var time: Timestamp
+        static func < (a: Rank, b: Rank) -> Bool { (a.holdsFiles ? 1 : 0, a.time) < (b.holdsFiles ? 1 : 0, b.time) }
+    }
+    /// The least of ``recentWatched`` (recomputed only after it changed): what a newcomer must beat.
+    private var leastRecent: (folder: String, rank: Rank)??
     /// The depth of the bounded folders (`nil`: every folder is watched).
     private let boundedDepth: Int?
     /// The newest matching file seen below each bounded folder (by a listing or an event).
@@ -161,7 +172,7 @@ final class PatternScanner {
         if depth > 0 {
             if overLimit {
                 noteLimit("\(Self.foldersWatched) folders")
-                if isBounded { recentWatched[folder] = nil }
+                if isBounded { forgetRecent(folder) }
                 watching = false
             }
             if watching {
@@ -169,7 +180,7 @@ final class PatternScanner {
                 if context.watches.descriptor(for: watched(folder)) != nil {
                     watchedFolders.insert(folder)
                 } else {
-                    recentWatched[folder] = nil  // could not be watched (logged by the watch set)
+                    forgetRecent(folder)  // could not be watched (logged by the watch set)
                 }
             } else if isBounded {
                 unwatchSubtree(folder)
@@ -252,31 +263,40 @@ final class PatternScanner {
 
     /// How a recent bounded folder ranks for a watch: one that holds a session file before an empty one, then the
     /// more recent.
-    private func rank(_ folder: String, _ time: Timestamp) -> (Int, Timestamp) {
-        (newestBelow[folder] == nil ? 0 : 1, time)
-    }
 
     /// Whether the bounded `folder`, recent since `time` (`nil`: not recent), may be watched: it is one of the
     /// ``recentFoldersWatched`` most recent. Admitting it can unwatch the least recent one, which the rescans then
     /// list.
     private func admitRecent(_ folder: String, _ time: Timestamp?) -> Bool {
         guard let time else {
-            recentWatched[folder] = nil
+            forgetRecent(folder)
             return false
         }
-        if recentWatched[folder] != nil || recentWatched.count < Self.recentFoldersWatched {
-            recentWatched[folder] = max(time, recentWatched[folder] ?? time)
+        let rank = Rank(holdsFiles: newestBelow[folder] != nil, time: time)
+        if let held = recentWatched[folder] {
+            if held < rank { recentWatched[folder] = rank }
             return true
         }
-        let least = recentWatched.min { rank($0.key, $0.value) < rank($1.key, $1.value) }
-        guard let least, rank(least.key, least.value) < rank(folder, time) else {
+        if recentWatched.count < Self.recentFoldersWatched {
+            recentWatched[folder] = rank
+            return true
+        }
+        if leastRecent == nil {
+            leastRecent = .some(recentWatched.min { $0.value < $1.value }.map { ($0.key, $0.value) })
+        }
+        guard let least = leastRecent ?? nil, least.rank < rank else {
             noteLimit("\(Self.recentFoldersWatched) recent folders")
             return false
         }
-        noteLimit("\(Self.recentFoldersWatched) recent folders", letGo: least.key)
-        unwatchSubtree(least.key)
-        recentWatched[folder] = time
+        noteLimit("\(Self.recentFoldersWatched) recent folders", letGo: least.folder)
+        unwatchSubtree(least.folder)
+        recentWatched[folder] = rank
         return true
+    }
+
+    /// Drops `folder` from ``recentWatched`` (without touching it, and so keeping ``leastRecent``, when not there).
+    private func forgetRecent(_ folder: String) {
+        if recentWatched[folder] != nil { recentWatched[folder] = nil }
     }
 
     /// Says, once, that a limit was met (`letGo`: the folder whose watch made room).
@@ -302,7 +322,10 @@ final class PatternScanner {
     private func noteNewest(_ time: Timestamp, in folder: String) {
         guard let bounded = boundedFolder(holding: folder) else { return }
         if time > newestBelow[bounded] ?? .earliest { newestBelow[bounded] = time }
-        if let watchedSince = recentWatched[bounded], time > watchedSince { recentWatched[bounded] = time }
+        if let held = recentWatched[bounded] {
+            let rank = Rank(holdsFiles: true, time: max(held.time, min(time, context.clock())))
+            if held < rank { recentWatched[bounded] = rank }
+        }
     }
 
     private func listFiles(_ folder: String, trusted: Bool) {
@@ -345,7 +368,7 @@ final class PatternScanner {
         }
         forEachFolder(within: folder) { path in
             if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
-            recentWatched[path] = nil
+            forgetRecent(path)
             newestBelow[path] = nil
             if let files = folders.removeValue(forKey: path) { fileCount -= files.count }
         }
@@ -356,7 +379,7 @@ final class PatternScanner {
     private func unwatchSubtree(_ folder: String) {
         var pending = [folder]
         while let path = pending.popLast() {
-            recentWatched[path] = nil
+            forgetRecent(path)
             if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
             pending += subfolders[path] ?? []
         }
