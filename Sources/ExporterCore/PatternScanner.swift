@@ -250,12 +250,13 @@ final class PatternScanner {
     private func recentTime(of folder: String, statFolder: Bool = true) -> Timestamp? {
         let now = context.clock()
         let window = context.settings.sessionWatchWindowSeconds
-        // A file dated in the future is activity "now" (as ``ScanContext/observe(_:_:_:fromEvent:)`` counts it);
-        // a folder dated in the future is no sign of anything recent (nothing to do with a session made it so).
-        var newest = min(newestBelow[folder] ?? .earliest, now)
-        if statFolder, let status = try? context.fileSystem.status(of: absolute(folder)),
-            status.modified <= now.adding(seconds: 60)
-        {
+        // A time more than a minute in the future (a file or folder dated so on purpose, or by a clock far off) is
+        // no sign of anything recent: it would stay "recent" for good. Its file still counts as activity, "now",
+        // as ``ScanContext/observe(_:_:_:fromEvent:)`` counts it.
+        let latest = now.adding(seconds: 60)
+        var newest = Timestamp.earliest
+        if let below = newestBelow[folder], below <= latest { newest = min(below, now) }
+        if statFolder, let status = try? context.fileSystem.status(of: absolute(folder)), status.modified <= latest {
             newest = max(newest, min(status.modified, now))
         }
         return now.seconds(since: newest) < window ? newest : nil
@@ -322,8 +323,9 @@ final class PatternScanner {
     private func noteNewest(_ time: Timestamp, in folder: String) {
         guard let bounded = boundedFolder(holding: folder) else { return }
         if time > newestBelow[bounded] ?? .earliest { newestBelow[bounded] = time }
-        if let held = recentWatched[bounded] {
-            let rank = Rank(holdsFiles: true, time: max(held.time, min(time, context.clock())))
+        let now = context.clock()
+        if let held = recentWatched[bounded], time <= now.adding(seconds: 60) {
+            let rank = Rank(holdsFiles: true, time: max(held.time, min(time, now)))
             if held < rank { recentWatched[bounded] = rank }
         }
     }

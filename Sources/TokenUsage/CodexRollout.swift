@@ -69,15 +69,19 @@ public struct CodexRollout: Sendable {
         }
     }
 
-    /// The longest line parsed (bytes): a `token_count` line is a few hundred bytes and a `turn_context` line holds
-    /// at most Codex's project instructions (32 KiB by default, `project_doc_max_bytes`). A whole-value parse costs
-    /// many times a line's size in memory, so a longer line is skipped as too long.
+    /// The longest line parsed (bytes): a whole-value parse costs many times a line's size in memory. A
+    /// `token_count` line is a few hundred bytes: a longer one is skipped as too long. A `turn_context` line holds
+    /// Codex's instructions (the AGENTS.md files, developer instructions), usually a few KiB: a longer one is passed
+    /// over, and the model named before it stays.
     public static let maximumLine = 128 * 1024
 
     /// Reads the next line of the rollout (without its newline).
     public mutating func read(_ line: UnsafeRawBufferPointer, models: ModelNames? = nil) -> UsageLine.Verdict {
         guard Self.markers.contains(where: { Search.contains(line, $0) }) else { return .irrelevant }
-        guard line.count <= Self.maximumLine else { return .skipped(.tooLong) }
+        guard line.count <= Self.maximumLine else {
+            // `"token_count"` with its quotes is never inside a JSON string (quotes there are escaped).
+            return Search.contains(line, Self.markers[0]) ? .skipped(.tooLong) : .irrelevant
+        }
         guard let entry = JSONValue.parse(line) else { return .skipped(.malformed) }
         guard entry.isObject, let type = entry["type"]?.string else { return .skipped(.schema) }
         if let timestamp = entry["timestamp"], timestamp.string == nil { return .skipped(.schema) }

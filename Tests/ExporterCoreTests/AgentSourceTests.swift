@@ -333,9 +333,19 @@ struct PatternWatchLimitTests {
         for day in 1...28 {
             fs.addDirectory("\(sessions)/3000/01/\(twoDigits(day))", modified: harness.seconds(86_400 * 365))
         }
+        // More than the limit of folders holding a rollout dated next year: not recent either.
+        for month in 5...7 {
+            for day in 1...28 {
+                let path = "\(sessions)/2999/\(twoDigits(month))/\(twoDigits(day))/rollout-x.jsonl"
+                fs.addFile(path, modified: harness.seconds(86_400 * 365))
+            }
+        }
         harness.start()
         #expect(harness.watched.contains(today))
         #expect(!harness.watched.contains("\(sessions)/3000/01/01"), "a folder dated next year is not recent")
+        #expect(!harness.watched.contains { $0.hasPrefix("\(sessions)/2999/05/") }, "nor one holding a file so dated")
+        harness.rescan()
+        #expect(harness.watched.contains(today))
         // Empty folders made now, more than the limit: they fill the free watches, never today's.
         for month in 2...4 {
             for day in 1...28 {

@@ -163,6 +163,13 @@ struct CodexRolloutTests {
         #expect(read.1 == TokenCounts(input: 4_294_967_296, output: 0))
         #expect(rollout.read(line("7", padding: CodexRollout.maximumLine)) == .skipped(.tooLong))
         #expect(try #require(counted(rollout.read(line("7", padding: 1000)))).1.input == 7)
+        // A turn_context line past the cap holds no usage: passed over, the model named before it stays.
+        let context = #"{"timestamp":"t","type":"turn_context","payload":{"model":"gpt-5-codex","x":""#
+        #expect(rollout.read(context + #""}}"#) == .irrelevant && rollout.model == "gpt-5-codex")
+        let long =
+            #"{"timestamp":"t","type":"turn_context","payload":{"model":"o3","x":""#
+            + String(repeating: "a", count: CodexRollout.maximumLine) + #""}}"#
+        #expect(rollout.read(long) == .irrelevant && rollout.model == "gpt-5-codex")
     }
 }
 
