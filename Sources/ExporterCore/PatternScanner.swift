@@ -31,19 +31,8 @@ final class PatternScanner {
     private var subfolders: [String: Set<String>] = [:]
     /// The folders this scanner watches (kept in step with the watch table by ``reconcileWatched()``).
     private var watchedFolders: Set<String> = []
-    /// The bounded folders among ``watchedFolders``, with the time that made each recent.
-    private var recentWatched: [String: Rank] = [:] {
-        didSet { leastRecent = nil }
-    }
-    /// How a recent bounded folder ranks for a watch: one that holds a session file before an empty one (empty
-    /// folders cannot push sessions out), then the more recent.
-    private struct Rank: Comparable {
-        var holdsFiles: Bool
-        var time: Timestamp
-        static func < (a: Rank, b: Rank) -> Bool { (a.holdsFiles ? 1 : 0, a.time) < (b.holdsFiles ? 1 : 0, b.time) }
-    }
-    /// The least of ``recentWatched`` (recomputed only after it changed): what a newcomer must beat.
-    private var leastRecent: (folder: String, rank: Rank)??
+    /// The bounded folders among ``watchedFolders``, ranked.
+    private var recentWatched = RecentFolders(capacity: PatternScanner.recentFoldersWatched)
     /// The depth of the bounded folders (`nil`: every folder is watched).
     private let boundedDepth: Int?
     /// The newest matching file seen below each bounded folder (by a listing or an event).
@@ -172,7 +161,7 @@ final class PatternScanner {
         if depth > 0 {
             if overLimit {
                 noteLimit("\(Self.foldersWatched) folders")
-                if isBounded { forgetRecent(folder) }
+                if isBounded { recentWatched.remove(folder) }
                 watching = false
             }
             if watching {
@@ -180,7 +169,7 @@ final class PatternScanner {
                 if context.watches.descriptor(for: watched(folder)) != nil {
                     watchedFolders.insert(folder)
                 } else {
-                    forgetRecent(folder)  // could not be watched (logged by the watch set)
+                    recentWatched.remove(folder)  // could not be watched (logged by the watch set)
                 }
             } else if isBounded {
                 unwatchSubtree(folder)
@@ -262,42 +251,25 @@ final class PatternScanner {
         return now.seconds(since: newest) < window ? newest : nil
     }
 
-    /// How a recent bounded folder ranks for a watch: one that holds a session file before an empty one, then the
-    /// more recent.
-
     /// Whether the bounded `folder`, recent since `time` (`nil`: not recent), may be watched: it is one of the
     /// ``recentFoldersWatched`` most recent. Admitting it can unwatch the least recent one, which the rescans then
     /// list.
     private func admitRecent(_ folder: String, _ time: Timestamp?) -> Bool {
         guard let time else {
-            forgetRecent(folder)
+            recentWatched.remove(folder)
             return false
         }
-        let rank = Rank(holdsFiles: newestBelow[folder] != nil, time: time)
-        if let held = recentWatched[folder] {
-            if held < rank { recentWatched[folder] = rank }
+        switch recentWatched.admit(folder, .init(holdsFiles: newestBelow[folder] != nil, time: time)) {
+        case .admitted:
             return true
-        }
-        if recentWatched.count < Self.recentFoldersWatched {
-            recentWatched[folder] = rank
+        case .replacing(let letGo):
+            noteLimit("\(Self.recentFoldersWatched) recent folders", letGo: letGo)
+            unwatchSubtree(letGo)
             return true
-        }
-        if leastRecent == nil {
-            leastRecent = .some(recentWatched.min { $0.value < $1.value }.map { ($0.key, $0.value) })
-        }
-        guard let least = leastRecent ?? nil, least.rank < rank else {
+        case .refused:
             noteLimit("\(Self.recentFoldersWatched) recent folders")
             return false
         }
-        noteLimit("\(Self.recentFoldersWatched) recent folders", letGo: least.folder)
-        unwatchSubtree(least.folder)
-        recentWatched[folder] = rank
-        return true
-    }
-
-    /// Drops `folder` from ``recentWatched`` (without touching it, and so keeping ``leastRecent``, when not there).
-    private func forgetRecent(_ folder: String) {
-        if recentWatched[folder] != nil { recentWatched[folder] = nil }
     }
 
     /// Says, once, that a limit was met (`letGo`: the folder whose watch made room).
@@ -324,10 +296,7 @@ final class PatternScanner {
         guard let bounded = boundedFolder(holding: folder) else { return }
         if time > newestBelow[bounded] ?? .earliest { newestBelow[bounded] = time }
         let now = context.clock()
-        if let held = recentWatched[bounded], time <= now.adding(seconds: 60) {
-            let rank = Rank(holdsFiles: true, time: max(held.time, min(time, now)))
-            if held < rank { recentWatched[bounded] = rank }
-        }
+        if time <= now.adding(seconds: 60) { recentWatched.noteFile(in: bounded, at: min(time, now)) }
     }
 
     private func listFiles(_ folder: String, trusted: Bool) {
@@ -370,7 +339,7 @@ final class PatternScanner {
         }
         forEachFolder(within: folder) { path in
             if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
-            forgetRecent(path)
+            recentWatched.remove(path)
             newestBelow[path] = nil
             if let files = folders.removeValue(forKey: path) { fileCount -= files.count }
         }
@@ -381,7 +350,7 @@ final class PatternScanner {
     private func unwatchSubtree(_ folder: String) {
         var pending = [folder]
         while let path = pending.popLast() {
-            forgetRecent(path)
+            recentWatched.remove(path)
             if watchedFolders.remove(path) != nil { context.unwatch(watched(path)) }
             pending += subfolders[path] ?? []
         }
@@ -396,7 +365,7 @@ final class PatternScanner {
     /// Drops what the watch table no longer holds (a reload, a watch the kernel ended) from ``watchedFolders``.
     private func reconcileWatched() {
         watchedFolders = watchedFolders.filter { context.watches.descriptor(for: watched($0)) != nil }
-        recentWatched = recentWatched.filter { watchedFolders.contains($0.key) }
+        recentWatched.keep { watchedFolders.contains($0) }
     }
 
     /// Proof of progress for /health every 64 folders: a long scan is busy, not stuck.

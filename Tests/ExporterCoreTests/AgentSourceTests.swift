@@ -273,6 +273,26 @@ struct GeminiSourceTests {
 
 @Suite("Watch limits: a tree that keeps growing folders is listed, not watched without end")
 struct PatternWatchLimitTests {
+    @Test("The ranking: a folder with a session file before an empty one, then the more recent; the least makes room")
+    func ranking() {
+        var recent = RecentFolders(capacity: 2)
+        let empty = { (seconds: Int64) in RecentFolders.Rank(holdsFiles: false, time: at(seconds)) }
+        let holding = { (seconds: Int64) in RecentFolders.Rank(holdsFiles: true, time: at(seconds)) }
+        #expect(recent.admit("a", holding(10)) == .admitted && recent.admit("b", empty(50)) == .admitted)
+        #expect(recent.admit("c", empty(40)) == .refused, "not above the least (b)")
+        #expect(recent.admit("c", empty(60)) == .replacing(letGo: "b"))
+        #expect(recent.admit("d", empty(99)) == .replacing(letGo: "c"), "an empty folder never replaces a")
+        #expect(recent.admit("e", empty(100)) == .replacing(letGo: "d"))
+        // A file written below e raises it above a; the next newcomer with a file replaces a.
+        recent.noteFile(in: "e", at: at(120))
+        #expect(recent.admit("f", holding(110)) == .replacing(letGo: "a"))
+        #expect(recent.contains("e") && recent.contains("f") && recent.count == 2)
+        recent.remove("e")
+        #expect(recent.admit("g", empty(1)) == .admitted, "room again")
+        recent.keep { $0 == "g" }
+        #expect(recent.count == 1 && recent.contains("g"))
+    }
+
     @Test("Hundreds of recent Gemini projects: the 64 most recent are watched; a new one at once, the oldest let go")
     func recentProjects() {
         let harness = AgentHarness(.gemini)
